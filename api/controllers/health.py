@@ -1,0 +1,33 @@
+"""Liveness and readiness, outside /api and without a key."""
+
+from __future__ import annotations
+
+from litestar import Response, get
+from litestar.di import NamedDependency
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from api.db import Database
+
+VERSION = "0.1.0"
+
+
+@get("/health", sync_to_thread=False, operation_id="Health", tags=["service"])
+def health() -> dict[str, str]:
+    """The process is up. Touches nothing else."""
+    return {"status": "ok", "version": VERSION}
+
+
+@get("/ready", sync_to_thread=True, operation_id="Ready", tags=["service"])
+def ready(db: NamedDependency[Database]) -> Response[dict[str, str]]:
+    """The database answers; 503 with Retry-After when it does not."""
+    try:
+        with db.read() as session:
+            session.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        return Response(
+            {"status": "unavailable", "reason": "the database does not answer"},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
+    return Response({"status": "ok"})

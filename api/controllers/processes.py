@@ -1,0 +1,90 @@
+"""/api/processes: the business processes of stages.yaml, their diagrams, and reloading them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, MediaType, Request, get, post
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+from pydantic import BaseModel
+
+import bpf
+from api import lead_service
+from api.auth import EVERYONE, allow
+from api.db import Database
+from api.keys import Principal
+from api.settings import Settings
+from bpf.diagram import mermaid
+from bpf.schema import ProcessDef
+
+
+class ProcessRead(BaseModel):
+    name: str
+    label: str
+    default: bool
+    definition: ProcessDef
+
+
+class ReloadResult(BaseModel):
+    source: str
+    processes: list[str]
+    relocated: list[dict[str, Any]]
+
+
+def _read(catalog: bpf.Catalog, process: bpf.Process) -> ProcessRead:
+    return ProcessRead(
+        name=process.name,
+        label=process.title,
+        default=process is catalog.default,
+        definition=process.definition,
+    )
+
+
+class ProcessController(Controller):
+    path = "/api/processes"
+    tags = ["processes"]
+    guards = [allow(*EVERYONE)]
+
+    @get("/", sync_to_thread=False, operation_id="ListProcesses")
+    def list(self, catalog: NamedDependency[bpf.Catalog]) -> list[ProcessRead]:
+        return [_read(catalog, p) for p in catalog.processes.values()]
+
+    @get("/{name:str}", sync_to_thread=False, operation_id="GetProcess")
+    def read(self, name: FromPath[str], catalog: NamedDependency[bpf.Catalog]) -> ProcessRead:
+        return _read(catalog, catalog.get(name))
+
+    @get(
+        "/{name:str}/diagram",
+        sync_to_thread=False,
+        media_type=MediaType.TEXT,
+        operation_id="ProcessDiagram",
+    )
+    def diagram(self, name: FromPath[str], catalog: NamedDependency[bpf.Catalog]) -> str:
+        """The process as a Mermaid state diagram."""
+        return mermaid(catalog.get(name))
+
+    @post(
+        "/reload",
+        guards=[allow()],
+        sync_to_thread=True,
+        status_code=200,
+        operation_id="ReloadProcesses",
+    )
+    def reload(
+        self,
+        request: Request[Principal, Any, State],
+        db: NamedDependency[Database],
+        settings: NamedDependency[Settings],
+    ) -> ReloadResult:
+        """Read stages.yaml again. Refused (nothing changes) when it is invalid, or when it drops
+        a stage that leads are in without mapping it to a new name."""
+        catalog = bpf.Catalog.from_file(settings.stages_path())
+        relocations = lead_service.adopt(db, catalog)
+        request.app.state.catalog = catalog
+        return ReloadResult(
+            source=catalog.source,
+            processes=list(catalog.processes),
+            relocated=[r.__dict__ for r in relocations],
+        )

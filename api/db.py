@@ -1,0 +1,77 @@
+"""The database: engines, sessions and the transaction discipline of the service."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlmodel import Session
+
+
+class Database:
+    """Reads run in ordinary transactions; writes in transactions that hold the write lock
+    from their first statement, so two writers never both read a row and then both update it.
+
+    On PostgreSQL the writers lock the rows they change (SELECT ... FOR UPDATE); on SQLite a
+    write transaction starts with BEGIN IMMEDIATE.
+    """
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = make_url(url)
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        if self.is_sqlite:
+            if self.url.database in (None, "", ":memory:"):
+                raise ValueError("leadflow needs a SQLite file, not an in-memory database")
+            self.engine = self._sqlite_engine(immediate=False, echo=echo)
+            self.write_engine = self._sqlite_engine(immediate=True, echo=echo)
+        else:
+            self.engine = create_engine(
+                self.url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20
+            )
+            self.write_engine = self.engine
+
+    def _sqlite_engine(self, *, immediate: bool, echo: bool) -> Engine:
+        engine = create_engine(
+            self.url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}
+        )
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's own is deferred).
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(connection: Any) -> None:
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        return engine
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with Session(self.engine, expire_on_commit=False) as session:
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A transaction that commits when the block ends and rolls back if it raises."""
+        with Session(self.write_engine, expire_on_commit=False) as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+        if self.write_engine is not self.engine:
+            self.write_engine.dispose()

@@ -1,0 +1,162 @@
+"""What the API accepts and returns. Table models never cross the HTTP boundary."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from leads.models import ContextKind, Lead, LeadStatus, StageChange
+
+Text200 = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+AttributeName = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)
+]
+AttributeValue = Annotated[str, StringConstraints(max_length=10_000)] | int | float | bool | None
+Attributes = Annotated[dict[AttributeName, AttributeValue], Field(max_length=200)]
+PositiveId = Annotated[int, Field(ge=1, le=2**63 - 1)]
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MarketingContext(_Input):
+    """What the lead expressed interest in: a campaign, a form or a page."""
+
+    kind: ContextKind
+    id: Text200
+
+
+class LeadCreate(_Input):
+    topic: Text200
+    marketing_context: MarketingContext | None = None
+    parent_contact_id: PositiveId | None = None
+    parent_account_id: PositiveId | None = None
+    owner: Text200 | None = None
+    sales_ready: bool = False
+    attributes: Attributes = Field(default_factory=dict)
+    process: Text200 | None = Field(
+        default=None, description="The process the lead walks; the default process if absent."
+    )
+
+
+class LeadUpdate(_Input):
+    """Fields to change; absent fields stay as they are, null clears a field."""
+
+    topic: Text200 | None = None
+    marketing_context: MarketingContext | None = None
+    parent_contact_id: PositiveId | None = None
+    parent_account_id: PositiveId | None = None
+    owner: Text200 | None = None
+    sales_ready: bool | None = None
+    status: LeadStatus | None = None
+    status_reason: Text200 | None = None
+    attributes: Attributes | None = Field(
+        default=None, description="Merged into the lead's attributes; a null value removes a key."
+    )
+
+
+class MoveRequest(_Input):
+    """Exactly one of: action 'next', a trigger, a stage to switch to, or a process to switch to."""
+
+    action: Literal["next"] | None = None
+    trigger: Text200 | None = None
+    to: Text200 | None = Field(default=None, description="A stage of the lead's process.")
+    process: Text200 | None = Field(
+        default=None, description="Switch process; lands on `to` or the process's first stage."
+    )
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=1000)] | None = None
+
+
+class LeadRead(BaseModel):
+    id: int
+    topic: str
+    marketing_context: MarketingContext | None
+    parent_contact_id: int | None
+    parent_account_id: int | None
+    status: LeadStatus
+    status_reason: str
+    sales_ready: bool
+    owner: str | None
+    process: str
+    stage: str
+    stage_entered_at: dt.datetime
+    missing_steps: list[str] = Field(
+        description="Required steps of the active stage that are not filled yet."
+    )
+    attributes: dict[str, Any]
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+    @classmethod
+    def of(cls, lead: Lead, missing_steps: list[str]) -> LeadRead:
+        context = (
+            MarketingContext(kind=ContextKind(lead.context_kind), id=lead.context_id)
+            if lead.context_kind and lead.context_id
+            else None
+        )
+        assert lead.id is not None
+        return cls(
+            id=lead.id,
+            topic=lead.topic,
+            marketing_context=context,
+            parent_contact_id=lead.parent_contact_id,
+            parent_account_id=lead.parent_account_id,
+            status=LeadStatus(lead.status),
+            status_reason=lead.status_reason,
+            sales_ready=lead.sales_ready,
+            owner=lead.owner,
+            process=lead.process,
+            stage=lead.stage,
+            stage_entered_at=lead.stage_entered_at,
+            missing_steps=missing_steps,
+            attributes=lead.attributes,
+            version=lead.version,
+            created_at=lead.created_at,
+            updated_at=lead.updated_at,
+        )
+
+
+class LeadPage(BaseModel):
+    items: list[LeadRead]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null at the end."
+    )
+
+
+class StageChangeRead(BaseModel):
+    id: int
+    from_process: str | None
+    process: str
+    from_stage: str
+    to_stage: str
+    trigger: str | None
+    actor: str
+    actor_name: str | None
+    reason: str | None
+    at: dt.datetime
+    seconds_in_stage: float | None = Field(description="Time spent in the stage the lead left.")
+
+    @classmethod
+    def of(cls, change: StageChange) -> StageChangeRead:
+        return cls.model_validate(change, from_attributes=True)
+
+
+class HistoryPage(BaseModel):
+    items: list[StageChangeRead]
+    next_cursor: str | None
+
+
+class ProblemBody(BaseModel):
+    """An error, as RFC 9457 problem details."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[dict[str, str]] | None = Field(
+        default=None, description="Each invalid field and the reason."
+    )

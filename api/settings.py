@@ -1,0 +1,32 @@
+"""Service settings, read from LEADFLOW_* environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+import bpf
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LEADFLOW_", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///leadflow.db",
+        description="SQLAlchemy URL; postgresql+psycopg://user@host/db for PostgreSQL.",
+    )
+    stages_file: Path | None = Field(
+        default=None,
+        description="The stages.yaml to use; default ./stages.yaml, else the bundled one.",
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+
+    def stages_path(self) -> Path:
+        if self.stages_file is not None:
+            return self.stages_file
+        local = Path("stages.yaml")
+        return local if local.is_file() else bpf.bundled_stages_file()

@@ -1,0 +1,111 @@
+"""The shape of stages.yaml, as pydantic models. Meaning is checked in bpf.validation."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from bpf.fields import FieldType
+
+Name = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64),
+]
+Label = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+# Outcomes that scoring and qualification report; a boolean step field that becomes true
+# is an outcome of the same name too.
+SYSTEM_OUTCOMES = ("lead_scored", "sales_ready", "marketing_qualified")
+
+# The scoring configuration switches an automation may be gated by.
+SWITCHES = (
+    "automatic_sales_ready",
+    "automated_marketing_qualification",
+    "automatic_lead_score_cleanup",
+)
+
+NEXT = "next"
+ANY_STAGE = "*"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StepDef(_Strict):
+    field: Name
+    label: Label | None = None
+    type: FieldType | None = None
+    required: bool = False
+    choices: list[Annotated[str, StringConstraints(min_length=1, max_length=100)]] | None = None
+
+
+class StageDef(_Strict):
+    name: Name
+    label: Label | None = None
+    steps: list[StepDef] = Field(default_factory=list)
+    # Where completing the stage leads; absent means the following stage, null means nowhere.
+    next: Name | None = None
+
+    @property
+    def title(self) -> str:
+        return self.label or self.name.replace("_", " ").capitalize()
+
+    @property
+    def next_declared(self) -> bool:
+        return "next" in self.model_fields_set
+
+
+class GuardDef(_Strict):
+    field: Name
+    equals: Any = None
+    is_set: bool | None = None
+    one_of: list[Any] | None = None
+
+    @model_validator(mode="after")
+    def _one_test(self) -> GuardDef:
+        tests = [k for k in ("equals", "is_set", "one_of") if k in self.model_fields_set]
+        if len(tests) != 1:
+            raise ValueError("a guard names its field and exactly one of: equals, is_set, one_of")
+        return self
+
+
+class TransitionDef(_Strict):
+    trigger: Name
+    source: Name | Literal["*"] | list[Name]
+    dest: Name
+    guards: list[GuardDef] = Field(default_factory=list)
+    label: Label | None = None
+
+    def sources(self, stages: list[str]) -> list[str]:
+        """The stages this transition leaves from; "*" is every stage but the destination."""
+        if self.source == ANY_STAGE:
+            return [s for s in stages if s != self.dest]
+        return [self.source] if isinstance(self.source, str) else list(self.source)
+
+
+class AutomationDef(_Strict):
+    when: Name
+    fire: Name
+    switch: Name | None = None
+
+
+class ProcessDef(_Strict):
+    name: Name
+    label: Label | None = None
+    default: bool = False
+    stages: list[StageDef] = Field(min_length=1)
+    transitions: list[TransitionDef] = Field(default_factory=list)
+    automations: list[AutomationDef] = Field(default_factory=list)
+    # Stages that were renamed: leads still sitting in the old name move to the new one.
+    renamed: dict[Name, Name] = Field(default_factory=dict)
+
+    @property
+    def title(self) -> str:
+        return self.label or self.name.replace("_", " ").capitalize()
+
+
+class StagesFileDef(_Strict):
+    processes: list[ProcessDef] = Field(min_length=1)
+    renamed_processes: dict[Name, Name] = Field(default_factory=dict)
