@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from litestar import Litestar
@@ -74,6 +75,8 @@ def _settings(state: State) -> Settings:
 
 
 def create_app(service: Service) -> Litestar:
+    # transitions reports every state change at INFO; a service moving leads all day need not.
+    logging.getLogger("transitions").setLevel(logging.WARNING)
     state = State({"db": service.db, "catalog": service.catalog, "settings": service.settings})
     return Litestar(
         route_handlers=[health, ready, LeadController, ProcessController],
@@ -101,5 +104,6 @@ def create_app(service: Service) -> Litestar:
             ),
             security=[{"apiKey": []}],
         ),
+        logging_config=None,
         debug=False,
     )

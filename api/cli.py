@@ -69,8 +69,7 @@ def diagram(
         chosen = [catalog.get(process)] if process else list(catalog.processes.values())
     except bpf.UnknownName as exc:
         raise _fail([exc.message + (f"; {exc.hint}" if exc.hint else "")]) from None
-    for item in chosen:
-        typer.echo(mermaid(item))
+    typer.echo("\n".join(mermaid(item) for item in chosen), nl=False)
     if svg is not None:
         if not svg_available():
             raise _fail(

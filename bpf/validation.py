@@ -47,7 +47,11 @@ class StagesFileError(Exception):
 
 
 def suggest(name: str, known: Iterable[str]) -> str | None:
-    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    """A "did you mean" for a misspelt or abbreviated name, if one is close enough."""
+    known = list(known)
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    if not close:
+        close = [k for k in known if len(k) >= 3 and (name.startswith(k) or k.startswith(name))]
     return f"did you mean '{close[0]}'?" if close else None
 
 

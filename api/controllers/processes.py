@@ -15,6 +15,7 @@ from api import lead_service
 from api.auth import EVERYONE, allow
 from api.db import Database
 from api.keys import Principal
+from api.problems import not_found
 from api.settings import Settings
 from bpf.diagram import mermaid
 from bpf.schema import ProcessDef
@@ -42,6 +43,12 @@ def _read(catalog: bpf.Catalog, process: bpf.Process) -> ProcessRead:
     )
 
 
+def _named(catalog: bpf.Catalog, name: str) -> bpf.Process:
+    if name not in catalog.processes:
+        raise not_found("process", name)
+    return catalog.processes[name]
+
+
 class ProcessController(Controller):
     path = "/api/processes"
     tags = ["processes"]
@@ -53,7 +60,7 @@ class ProcessController(Controller):
 
     @get("/{name:str}", sync_to_thread=False, operation_id="GetProcess")
     def read(self, name: FromPath[str], catalog: NamedDependency[bpf.Catalog]) -> ProcessRead:
-        return _read(catalog, catalog.get(name))
+        return _read(catalog, _named(catalog, name))
 
     @get(
         "/{name:str}/diagram",
@@ -63,7 +70,7 @@ class ProcessController(Controller):
     )
     def diagram(self, name: FromPath[str], catalog: NamedDependency[bpf.Catalog]) -> str:
         """The process as a Mermaid state diagram."""
-        return mermaid(catalog.get(name))
+        return mermaid(_named(catalog, name))
 
     @post(
         "/reload",

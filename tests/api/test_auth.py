@@ -1,0 +1,73 @@
+"""API keys: bearer tokens, roles, and what each role may do with leads and processes."""
+
+from __future__ import annotations
+
+from litestar.testing import TestClient
+from sqlmodel import select
+
+from api.app import Service
+from api.keys import ApiKey, Role, authenticate
+from tests.conftest import KeyMaker
+
+
+def test_api_routes_need_a_key(app_client: TestClient) -> None:  # type: ignore[type-arg]
+    response = app_client.get("/api/leads")
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    response = app_client.get("/api/leads", headers={"Authorization": "Bearer lf_not-a-key"})
+    assert response.status_code == 401
+    assert response.json()["detail"] == "the API key is unknown or revoked"
+    assert app_client.get("/health").status_code == 200
+    assert app_client.get("/ready").json() == {"status": "ok"}
+    assert app_client.get("/schema/openapi.json").status_code == 200
+
+
+def test_keys_are_stored_hashed_and_revocation_takes_effect(
+    app_client: TestClient,
+    auth: KeyMaker,
+    service: Service,  # type: ignore[type-arg]
+) -> None:
+    headers = auth(Role.MARKETER)
+    secret = headers["Authorization"].removeprefix("Bearer ")
+    with service.db.read() as session:
+        stored = session.exec(select(ApiKey).where(ApiKey.role == "marketer")).one()
+    assert secret not in (stored.key_hash, stored.prefix)
+    assert app_client.get("/api/leads", headers=headers).status_code == 200
+    with service.db.write() as session:
+        stored = session.get(ApiKey, stored.id)
+        assert stored is not None
+        from leads.types import utcnow
+
+        stored.revoked_at = utcnow()
+        session.add(stored)
+    with service.db.read() as session:
+        assert authenticate(session, secret) is None
+    assert app_client.get("/api/leads", headers=headers).status_code == 401
+
+
+def test_every_role_reads_and_moves_but_only_admins_reload(
+    app_client: TestClient,
+    auth: KeyMaker,  # type: ignore[type-arg]
+) -> None:
+    for role in Role:
+        headers = auth(role)
+        created = app_client.post("/api/leads", json={"topic": role.value}, headers=headers)
+        assert created.status_code == 201, (role, created.text)
+        lead = created.json()
+        moved = app_client.post(
+            f"/api/leads/{lead['id']}/stage",
+            json={"action": "next"},
+            headers={**headers, "If-Match": '"1"'},
+        )
+        assert moved.status_code == 200
+        assert app_client.get("/api/processes", headers=headers).status_code == 200
+        reload = app_client.post("/api/processes/reload", headers=headers)
+        assert reload.status_code == (200 if role is Role.ADMIN else 403), role
+        if role is not Role.ADMIN:
+            assert "may not do this" in reload.json()["detail"]
+
+
+def test_the_first_start_creates_one_admin_key(service: Service) -> None:
+    assert service.first_admin_key is not None
+    with service.db.read() as session:
+        assert authenticate(session, service.first_admin_key).role is Role.ADMIN  # type: ignore[union-attr]
