@@ -15,7 +15,9 @@ from litestar.openapi.spec import Components, SecurityScheme
 import bpf
 from api import keys, lead_service, migrate
 from api.auth import KeyAuthentication
+from api.controllers.contacts import AccountController, ContactController
 from api.controllers.health import VERSION, health, ready
+from api.controllers.interactions import InteractionController
 from api.controllers.leads import LeadController
 from api.controllers.processes import ProcessController
 from api.db import Database
@@ -79,7 +81,15 @@ def create_app(service: Service) -> Litestar:
     logging.getLogger("transitions").setLevel(logging.WARNING)
     state = State({"db": service.db, "catalog": service.catalog, "settings": service.settings})
     return Litestar(
-        route_handlers=[health, ready, LeadController, ProcessController],
+        route_handlers=[
+            health,
+            ready,
+            LeadController,
+            ProcessController,
+            ContactController,
+            AccountController,
+            InteractionController,
+        ],
         state=state,
         dependencies={
             "db": Provide(_db, sync_to_thread=False),

@@ -2,27 +2,25 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import ColumnElement, func, insert, literal, update
 from sqlmodel import Session, col, select
 
 import bpf
+from api import privacy, records
 from api.db import Database
 from api.keys import Principal
-from api.problems import Problem, field_error, invalid, not_found
-from api.schemas import LeadCreate, LeadUpdate, MoveRequest
+from api.problems import Problem, field_error, invalid
+from api.schemas.leads import LeadCreate, LeadUpdate, MoveRequest
+from api.versioning import locked
 from bpf.fields import BUILTIN_FIELDS, FieldValueError
 from bpf.schema import NEXT
-from leads.models import STATUS_REASONS, Lead, LeadStatus, StageChange
+from leads.models import STATUS_REASONS, Account, Contact, Lead, LeadStatus, StageChange
 from leads.types import UTCDateTime, utcnow
-
-MAX_PAGE = 200
 
 
 @dataclass(frozen=True)
@@ -36,14 +34,6 @@ class Actor:
 
 
 # -- reading ------------------------------------------------------------------------------
-
-
-def get_lead(db: Database, lead_id: int) -> Lead:
-    with db.read() as session:
-        lead = session.get(Lead, lead_id)
-    if lead is None:
-        raise not_found("lead", lead_id)
-    return lead
 
 
 @dataclass(frozen=True)
@@ -69,65 +59,18 @@ class LeadFilter:
         return clauses
 
 
-def encode_cursor(last_id: int) -> str:
-    return base64.urlsafe_b64encode(f"id:{last_id}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None) -> int:
-    if cursor is None:
-        return 0
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        kind, _, value = text.partition(":")
-        if kind != "id" or not value.isdigit():
-            raise ValueError
-        return int(value)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise field_error("cursor", "not a cursor this API returned") from None
-
-
 def list_leads(
     db: Database, where: LeadFilter, limit: int, cursor: str | None
 ) -> tuple[list[Lead], str | None]:
-    after = decode_cursor(cursor)
-    query = (
-        select(Lead)
-        .where(col(Lead.id) > after, *where.clauses())
-        .order_by(col(Lead.id))
-        .limit(limit + 1)
-    )
-    with db.read() as session:
-        rows = list(session.exec(query))
-    return _page(rows, limit)
+    return records.listing(db, Lead, where.clauses(), limit, cursor)
 
 
 def lead_history(
     db: Database, lead_id: int, limit: int, cursor: str | None
 ) -> tuple[list[StageChange], str | None]:
-    after = decode_cursor(cursor)
-    with db.read() as session:
-        if session.get(Lead, lead_id) is None:
-            raise not_found("lead", lead_id)
-        rows = list(
-            session.exec(
-                select(StageChange)
-                .where(col(StageChange.lead_id) == lead_id, col(StageChange.id) > after)
-                .order_by(col(StageChange.id))
-                .limit(limit + 1)
-            )
-        )
-    return _page(rows, limit)
-
-
-Row = TypeVar("Row", Lead, StageChange)
-
-
-def _page(rows: list[Row], limit: int) -> tuple[list[Row], str | None]:
-    if len(rows) <= limit:
-        return rows, None
-    last = rows[limit - 1].id
-    assert last is not None
-    return rows[:limit], encode_cursor(last)
+    records.get(db, Lead, lead_id, "lead")
+    where = [col(StageChange.lead_id) == lead_id]
+    return records.listing(db, StageChange, where, limit, cursor)
 
 
 # -- writing ------------------------------------------------------------------------------
@@ -138,6 +81,7 @@ def create_lead(db: Database, catalog: bpf.Catalog, data: LeadCreate, actor: Act
     now = utcnow()
     lead = Lead(
         topic=data.topic,
+        email=data.email,
         context_kind=data.marketing_context.kind.value if data.marketing_context else None,
         context_id=data.marketing_context.id if data.marketing_context else None,
         parent_contact_id=data.parent_contact_id,
@@ -157,6 +101,8 @@ def create_lead(db: Database, catalog: bpf.Catalog, data: LeadCreate, actor: Act
         for outcome in catalog.outcomes_of_change(name, None, lead.field_value(name))
     ]
     with db.write() as session:
+        _check_references(session, lead.parent_contact_id, lead.parent_account_id)
+        privacy.allow_return(session, lead.email, consent_given=False)
         session.add(lead)
         session.flush()
         moves = process.apply_outcomes(lead, outcomes, automated=False, switches={})
@@ -173,10 +119,15 @@ def update_lead(
     actor: Actor,
 ) -> Lead:
     with db.write() as session:
-        lead = _locked(session, lead_id, if_match)
+        lead = locked(session, Lead, lead_id, if_match, "lead")
         changes = _changes(catalog, lead, data)
         if not changes:
             return lead
+        _check_references(
+            session, changes.get("parent_contact_id"), changes.get("parent_account_id")
+        )
+        if "email" in changes:
+            privacy.allow_return(session, changes["email"], consent_given=False)
         outcomes: list[str] = []
         for name, value in changes.items():
             if name == "attributes":
@@ -206,7 +157,7 @@ def move_lead(
 ) -> Lead:
     kind = _move_kind(request)
     with db.write() as session:
-        lead = _locked(session, lead_id, if_match)
+        lead = locked(session, Lead, lead_id, if_match, "lead")
         if kind == "process":
             assert request.process is not None
             move = catalog.change_process(lead, request.process, request.to)
@@ -250,36 +201,9 @@ def _move_kind(request: MoveRequest) -> str:
     return kind
 
 
-def _locked(session: Session, lead_id: int, if_match: str | None) -> Lead:
-    lead = session.exec(select(Lead).where(col(Lead.id) == lead_id).with_for_update()).first()
-    if lead is None:
-        raise not_found("lead", lead_id)
-    check_if_match(if_match, lead.version)
-    return lead
-
-
-def etag(version: int) -> str:
-    return f'"{version}"'
-
-
-def check_if_match(if_match: str | None, version: int) -> None:
-    if if_match is None:
-        raise Problem(
-            428,
-            "precondition-required",
-            "Precondition required",
-            "send If-Match with the ETag of the lead you read, so no change is lost",
-        )
-    tags = [t.strip() for t in if_match.split(",")]
-    if "*" in tags or etag(version) in tags:
-        return
-    raise Problem(
-        412,
-        "stale-version",
-        "Precondition failed",
-        f"the lead changed since you read it: it is now at version {version}; read it again",
-        current_version=version,
-    )
+def _check_references(session: Session, contact_id: int | None, account_id: int | None) -> None:
+    records.require(session, Contact, contact_id, "parent_contact_id", "contact")
+    records.require(session, Account, account_id, "parent_account_id", "account")
 
 
 def _touch(lead: Lead, now: dt.datetime) -> None:

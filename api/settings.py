@@ -24,6 +24,13 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    interaction_kinds: str = Field(
+        default="",
+        description="Custom interaction kinds, comma-separated, besides the built-in ones.",
+    )
+
+    def custom_interaction_kinds(self) -> tuple[str, ...]:
+        return tuple(k.strip() for k in self.interaction_kinds.split(",") if k.strip())
 
     def stages_path(self) -> Path:
         if self.stages_file is not None:

@@ -6,15 +6,17 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 import bpf
 from api import lead_service as service
+from api import records
 from api.auth import EVERYONE, allow
+from api.controllers.params import Cursor, IfMatch, Limit
 from api.db import Database
 from api.keys import Principal, Role
-from api.lead_service import MAX_PAGE, Actor, LeadFilter, etag
-from api.schemas import (
+from api.lead_service import Actor, LeadFilter
+from api.schemas.leads import (
     HistoryPage,
     LeadCreate,
     LeadPage,
@@ -23,17 +25,8 @@ from api.schemas import (
     MoveRequest,
     StageChangeRead,
 )
+from api.versioning import etag
 from leads.models import Lead, LeadStatus
-
-IfMatch = Annotated[
-    str | None,
-    HeaderParameter(
-        name="If-Match",
-        description="The ETag of the lead as you last read it. Required; a stale one gets 412.",
-    ),
-]
-Limit = Annotated[int, QueryParameter(ge=1, le=MAX_PAGE, description=f"At most {MAX_PAGE}.")]
-Cursor = Annotated[str | None, QueryParameter(max_length=100)]
 
 EDITORS = allow(Role.MARKETER, Role.TELEPROSPECTOR, Role.SALESPERSON, Role.SERVICE)
 
@@ -87,7 +80,7 @@ class LeadController(Controller):
         db: NamedDependency[Database],
         catalog: NamedDependency[bpf.Catalog],
     ) -> Response[LeadRead]:
-        return _answer(catalog, service.get_lead(db, lead_id))
+        return _answer(catalog, records.get(db, Lead, lead_id, "lead"))
 
     @patch("/{lead_id:int}", guards=[EDITORS], sync_to_thread=True, operation_id="UpdateLead")
     def update(

@@ -39,10 +39,11 @@ def problem_fields(response: Any) -> dict[str, str]:
 
 
 def test_a_new_lead_starts_in_the_first_stage_of_the_default_process(client: TestClient) -> None:
+    contact = client.post("/api/contacts", json={"email": "ana@example.com"}).json()
     lead = create(
         client,
         marketing_context={"kind": "form", "id": "webinar-2026"},
-        parent_contact_id=7,
+        parent_contact_id=contact["id"],
         attributes={"industry": "retail", "employees": 40},
     )
     assert lead["process"] == "lead_to_opportunity"
@@ -76,6 +77,17 @@ def test_creating_with_bad_fields_names_each_field_and_writes_nothing(client: Te
     assert response.status_code == 422
     assert problem_fields(response) == {"attributes.budget_amount": "must be a number"}
     assert client.get("/api/leads").json()["items"] == []
+
+
+def test_parents_must_exist(client: TestClient) -> None:
+    response = client.post("/api/leads", json={"topic": "x", "parent_contact_id": 42})
+    assert response.status_code == 422
+    assert problem_fields(response) == {"parent_contact_id": "there is no contact 42"}
+    lead = create(client)
+    response = patch(client, lead, parent_account_id=9)
+    assert response.status_code == 422
+    assert problem_fields(response) == {"parent_account_id": "there is no account 9"}
+    assert client.get(f"/api/leads/{lead['id']}").json()["version"] == 1
 
 
 def test_unknown_process_is_refused_with_a_suggestion(client: TestClient) -> None:

@@ -1,36 +1,26 @@
-"""What the API accepts and returns. Table models never cross the HTTP boundary."""
+"""Leads as the API accepts and returns them. Table models never cross the HTTP boundary."""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, Field
 
+from api.schemas.common import Attributes, Email, Input, PositiveId, Reason, Text200
 from leads.models import ContextKind, Lead, LeadStatus, StageChange
 
-Text200 = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-AttributeName = Annotated[
-    str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)
-]
-AttributeValue = Annotated[str, StringConstraints(max_length=10_000)] | int | float | bool | None
-Attributes = Annotated[dict[AttributeName, AttributeValue], Field(max_length=200)]
-PositiveId = Annotated[int, Field(ge=1, le=2**63 - 1)]
 
-
-class _Input(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class MarketingContext(_Input):
+class MarketingContext(Input):
     """What the lead expressed interest in: a campaign, a form or a page."""
 
     kind: ContextKind
     id: Text200
 
 
-class LeadCreate(_Input):
+class LeadCreate(Input):
     topic: Text200
+    email: Email | None = None
     marketing_context: MarketingContext | None = None
     parent_contact_id: PositiveId | None = None
     parent_account_id: PositiveId | None = None
@@ -42,10 +32,11 @@ class LeadCreate(_Input):
     )
 
 
-class LeadUpdate(_Input):
+class LeadUpdate(Input):
     """Fields to change; absent fields stay as they are, null clears a field."""
 
     topic: Text200 | None = None
+    email: Email | None = None
     marketing_context: MarketingContext | None = None
     parent_contact_id: PositiveId | None = None
     parent_account_id: PositiveId | None = None
@@ -58,7 +49,7 @@ class LeadUpdate(_Input):
     )
 
 
-class MoveRequest(_Input):
+class MoveRequest(Input):
     """Exactly one of: action 'next', a trigger, a stage to switch to, or a process to switch to."""
 
     action: Literal["next"] | None = None
@@ -67,12 +58,13 @@ class MoveRequest(_Input):
     process: Text200 | None = Field(
         default=None, description="Switch process; lands on `to` or the process's first stage."
     )
-    reason: Annotated[str, StringConstraints(min_length=1, max_length=1000)] | None = None
+    reason: Reason | None = None
 
 
 class LeadRead(BaseModel):
     id: int
     topic: str
+    email: str | None
     marketing_context: MarketingContext | None
     parent_contact_id: int | None
     parent_account_id: int | None
@@ -102,6 +94,7 @@ class LeadRead(BaseModel):
         return cls(
             id=lead.id,
             topic=lead.topic,
+            email=lead.email,
             marketing_context=context,
             parent_contact_id=lead.parent_contact_id,
             parent_account_id=lead.parent_account_id,
@@ -148,15 +141,3 @@ class StageChangeRead(BaseModel):
 class HistoryPage(BaseModel):
     items: list[StageChangeRead]
     next_cursor: str | None
-
-
-class ProblemBody(BaseModel):
-    """An error, as RFC 9457 problem details."""
-
-    type: str
-    title: str
-    status: int
-    detail: str
-    errors: list[dict[str, str]] | None = Field(
-        default=None, description="Each invalid field and the reason."
-    )

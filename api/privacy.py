@@ -1,0 +1,80 @@
+"""Erasure: a person's data goes in one transaction; a keyed hash of their email remains, so
+an import or a form cannot silently bring them back without their consent."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+
+from sqlalchemy import delete, or_
+from sqlmodel import Session, col, select
+
+from api.db import Database
+from api.problems import Problem
+from api.secrets import ERASURE_PEPPER, secret
+from api.versioning import locked
+from leads.models import Contact, ErasedPerson, Interaction, Lead
+from leads.types import utcnow
+
+
+def digest(session: Session, email: str) -> str:
+    key = secret(session, ERASURE_PEPPER).encode()
+    return hmac.new(key, email.strip().lower().encode(), hashlib.sha256).hexdigest()
+
+
+def is_erased(session: Session, email: str | None) -> bool:
+    return email is not None and session.get(ErasedPerson, digest(session, email)) is not None
+
+
+def allow_return(session: Session, email: str | None, consent_given: bool) -> None:
+    """Refuse to re-create an erased person unless they gave their consent again; with it,
+    they are no longer on the list."""
+    if email is None or not is_erased(session, email):
+        return
+    if not consent_given:
+        raise Problem(
+            409,
+            "erased-person",
+            "Erased person",
+            "this person was erased at their request; they can be recorded again only with "
+            "their consent",
+            errors=[{"field": "email", "reason": "belongs to an erased person; give consent"}],
+        )
+    found = session.get(ErasedPerson, digest(session, email))
+    if found is not None:
+        session.delete(found)
+
+
+@dataclass(frozen=True)
+class Erasure:
+    contact_id: int
+    leads: int
+    interactions: int
+
+
+def erase_contact(db: Database, contact_id: int) -> Erasure:
+    """Delete the contact, the leads that are theirs (by parent or by email), their
+    interactions, consent records and stage history; remember only the email's keyed hash."""
+    with db.write() as session:
+        contact = locked(session, Contact, contact_id, "*", "contact")
+        owned = [col(Lead.parent_contact_id) == contact_id]
+        if contact.email:
+            owned.append(col(Lead.email) == contact.email)
+        lead_ids = list(session.exec(select(Lead.id).where(or_(*owned))))
+        interactions = session.execute(
+            delete(Interaction).where(
+                or_(
+                    col(Interaction.contact_id) == contact_id,
+                    col(Interaction.lead_id).in_(lead_ids),
+                )
+            )
+        ).rowcount
+        if lead_ids:
+            session.execute(delete(Lead).where(col(Lead.id).in_(lead_ids)))
+        if contact.email:
+            key = digest(session, contact.email)
+            if session.get(ErasedPerson, key) is None:
+                session.add(ErasedPerson(digest=key, erased_at=utcnow()))
+        session.delete(contact)
+    return Erasure(contact_id=contact_id, leads=len(lead_ids), interactions=interactions)
