@@ -15,6 +15,12 @@ from litestar.openapi.spec import Components, SecurityScheme
 import bpf
 from api import keys, lead_service, migrate
 from api.auth import KeyAuthentication
+from api.controllers.capture import (
+    EventController,
+    FormController,
+    LeadgenController,
+    StrategyController,
+)
 from api.controllers.contacts import AccountController, ContactController
 from api.controllers.health import VERSION, health, ready
 from api.controllers.interactions import InteractionController
@@ -89,6 +95,10 @@ def create_app(service: Service) -> Litestar:
             ContactController,
             AccountController,
             InteractionController,
+            StrategyController,
+            FormController,
+            EventController,
+            LeadgenController,
         ],
         state=state,
         dependencies={

@@ -77,6 +77,12 @@ def lead_history(
 
 
 def create_lead(db: Database, catalog: bpf.Catalog, data: LeadCreate, actor: Actor) -> Lead:
+    with db.write() as session:
+        return add_lead(session, catalog, data, actor)
+
+
+def add_lead(session: Session, catalog: bpf.Catalog, data: LeadCreate, actor: Actor) -> Lead:
+    """Insert a lead in the first stage of its process and fire what its fields set off."""
     process = catalog.get(data.process) if data.process is not None else catalog.default
     now = utcnow()
     lead = Lead(
@@ -94,19 +100,18 @@ def create_lead(db: Database, catalog: bpf.Catalog, data: LeadCreate, actor: Act
         created_at=now,
         updated_at=now,
     )
-    lead.attributes = _merged_attributes(catalog, {}, data.attributes)
+    lead.attributes = merged_attributes(catalog, {}, data.attributes)
     outcomes = [
         outcome
         for name in ("sales_ready", *data.attributes)
         for outcome in catalog.outcomes_of_change(name, None, lead.field_value(name))
     ]
-    with db.write() as session:
-        _check_references(session, lead.parent_contact_id, lead.parent_account_id)
-        privacy.allow_return(session, lead.email, consent_given=False)
-        session.add(lead)
-        session.flush()
-        moves = process.apply_outcomes(lead, outcomes, automated=False, switches={})
-        _record(session, lead, moves, actor, None, now)
+    _check_references(session, lead.parent_contact_id, lead.parent_account_id)
+    privacy.allow_return(session, lead.email, consent_given=False)
+    session.add(lead)
+    session.flush()
+    moves = process.apply_outcomes(lead, outcomes, automated=False, switches={})
+    _record(session, lead, moves, actor, None, now)
     return lead
 
 
@@ -253,7 +258,7 @@ def _changes(catalog: bpf.Catalog, lead: Lead, data: LeadUpdate) -> dict[str, An
             wanted["context_id"] = value.id if value else None
         elif name == "attributes":
             try:
-                wanted["attributes"] = _merged_attributes(catalog, lead.attributes, value or {})
+                wanted["attributes"] = merged_attributes(catalog, lead.attributes, value or {})
             except Problem as problem:
                 errors += problem.errors or []
         elif name == "topic" and value is None:
@@ -288,7 +293,7 @@ def _changes(catalog: bpf.Catalog, lead: Lead, data: LeadUpdate) -> dict[str, An
     return {k: v for k, v in wanted.items() if getattr(lead, k) != v}
 
 
-def _merged_attributes(
+def merged_attributes(
     catalog: bpf.Catalog, current: Mapping[str, Any], given: Mapping[str, Any]
 ) -> dict[str, Any]:
     errors = []

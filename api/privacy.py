@@ -27,12 +27,9 @@ def is_erased(session: Session, email: str | None) -> bool:
     return email is not None and session.get(ErasedPerson, digest(session, email)) is not None
 
 
-def allow_return(session: Session, email: str | None, consent_given: bool) -> None:
-    """Refuse to re-create an erased person unless they gave their consent again; with it,
-    they are no longer on the list."""
-    if email is None or not is_erased(session, email):
-        return
-    if not consent_given:
+def refuse_erased(session: Session, email: str | None, consent_given: bool) -> None:
+    """Refuse to record an erased person again unless they gave their consent again."""
+    if not consent_given and is_erased(session, email):
         raise Problem(
             409,
             "erased-person",
@@ -41,9 +38,15 @@ def allow_return(session: Session, email: str | None, consent_given: bool) -> No
             "their consent",
             errors=[{"field": "email", "reason": "belongs to an erased person; give consent"}],
         )
-    found = session.get(ErasedPerson, digest(session, email))
-    if found is not None:
-        session.delete(found)
+
+
+def allow_return(session: Session, email: str | None, consent_given: bool) -> None:
+    """Refuse an erased person without consent; with it, they are no longer on the list."""
+    refuse_erased(session, email, consent_given)
+    if email is not None:
+        found = session.get(ErasedPerson, digest(session, email))
+        if found is not None:
+            session.delete(found)
 
 
 @dataclass(frozen=True)
