@@ -7,14 +7,13 @@ from dataclasses import dataclass
 
 from litestar import Litestar
 from litestar.datastructures import State
-from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
 import bpf
 from api import keys, lead_service, migrate
-from api.auth import KeyAuthentication
+from api.auth import KeyAuthentication, KeyCache
 from api.controllers.capture import (
     EventController,
     FormController,
@@ -23,11 +22,22 @@ from api.controllers.capture import (
 )
 from api.controllers.contacts import AccountController, ContactController
 from api.controllers.health import VERSION, health, ready
+from api.controllers.imports import ImportController
 from api.controllers.interactions import InteractionController
 from api.controllers.leads import LeadController
 from api.controllers.processes import ProcessController
+from api.controllers.scoring import (
+    ConfigurationController,
+    EvaluationController,
+    ScoringModelController,
+    account_scores,
+    lead_scores,
+)
 from api.db import Database
+from api.evaluation_runner import Runner
 from api.problems import EXCEPTION_HANDLERS
+from api.secrets import ERASURE_PEPPER, secret
+from api.services import Services
 from api.settings import Settings
 
 
@@ -59,6 +69,8 @@ def open_service(settings: Settings, *, migrate_embedded: bool = True) -> Servic
         lead_service.adopt(db, catalog)
         first_key = None
         with db.write() as session:
+            # Made now, so concurrent first requests never race to make it.
+            secret(session, ERASURE_PEPPER)
             if not keys.has_keys(session):
                 _, first_key = keys.create_key(session, keys.Role.ADMIN, "first admin")
     except BaseException:
@@ -67,26 +79,20 @@ def open_service(settings: Settings, *, migrate_embedded: bool = True) -> Servic
     return Service(settings, db, catalog, first_key)
 
 
-def _db(state: State) -> Database:
-    db: Database = state.db
-    return db
-
-
-def _catalog(state: State) -> bpf.Catalog:
-    catalog: bpf.Catalog = state.catalog
-    return catalog
-
-
-def _settings(state: State) -> Settings:
-    settings: Settings = state.settings
-    return settings
-
-
 def create_app(service: Service) -> Litestar:
     # transitions reports every state change at INFO; a service moving leads all day need not.
     logging.getLogger("transitions").setLevel(logging.WARNING)
-    state = State({"db": service.db, "catalog": service.catalog, "settings": service.settings})
+    parts = Services(
+        settings=service.settings,
+        db=service.db,
+        catalog=service.catalog,
+        runner=Runner(service.db, lambda: parts.catalog),
+        key_cache=KeyCache(service.settings.key_cache_seconds),
+    )
+    runner = parts.runner
     return Litestar(
+        on_startup=[runner.start],
+        on_shutdown=[runner.stop],
         route_handlers=[
             health,
             ready,
@@ -99,13 +105,14 @@ def create_app(service: Service) -> Litestar:
             FormController,
             EventController,
             LeadgenController,
+            ImportController,
+            ScoringModelController,
+            ConfigurationController,
+            EvaluationController,
+            lead_scores,
+            account_scores,
         ],
-        state=state,
-        dependencies={
-            "db": Provide(_db, sync_to_thread=False),
-            "catalog": Provide(_catalog, sync_to_thread=False),
-            "settings": Provide(_settings, sync_to_thread=False),
-        },
+        state=State({"services": parts}),
         middleware=[
             DefineMiddleware(KeyAuthentication, exclude=["^/health$", "^/ready$", "^/schema"])
         ],

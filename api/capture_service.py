@@ -12,8 +12,10 @@ from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
 import bpf
-from api import interaction_service, matching, privacy
-from api.lead_service import Actor, add_lead, merged_attributes
+from api import interaction_service, matching, privacy, scoring_service
+from api.contact_service import record_consent
+from api.lead_service import add_lead, merged_attributes
+from api.moves import Actor
 from api.problems import Problem, field_error, invalid, not_found
 from api.schemas.capture import (
     FormCreate,
@@ -23,12 +25,10 @@ from api.schemas.capture import (
     SubmissionIn,
     SubmissionResult,
 )
-from api.schemas.contacts import ConsentGiven
 from api.schemas.interactions import InteractionIn
 from api.schemas.leads import LeadCreate, MarketingContext
 from leads.matching import FIELDS, Entity
 from leads.models import (
-    ConsentChange,
     ConsentLevel,
     Contact,
     ContextKind,
@@ -190,7 +190,11 @@ def submit(
             contact.updated_at = now
         contact_action = "updated" if changed else "unchanged"
     if submission.consent is not None:
-        _consent(session, contact, submission.consent)
+        level = contact.consent_level
+        record_consent(session, contact, submission.consent)
+        if contact.consent_level != level:
+            contact.version += 1
+            contact.updated_at = now
         contact_action = "updated" if contact_action == "unchanged" else contact_action
 
     lead = lead_match.record
@@ -234,12 +238,14 @@ def submit(
         kinds,
     )
     accepted = stored.accepted[0]
+    assert lead.id is not None and contact.id is not None
+    scoring_service.rescore_for(session, catalog, lead_ids=[lead.id], contact_ids=[contact.id])
     return SubmissionResult(
         dry_run=False,
         contact=RecordOutcome(id=contact.id, action=contact_action, match=contact_match.report()),
         lead=RecordOutcome(id=lead.id, action=lead_action, match=lead_match.report()),
-        interaction_id=accepted.id,
-        interaction_duplicate=accepted.duplicate,
+        interaction_id=accepted["id"],
+        interaction_duplicate=accepted["duplicate"],
     )
 
 
@@ -286,23 +292,6 @@ def _would(record: Any, match: matching.Match) -> RecordOutcome:
         action="would create" if record is None else "would update",
         match=match.report(),
     )
-
-
-def _consent(session: Session, contact: Contact, given: ConsentGiven) -> None:
-    assert contact.id is not None
-    session.add(
-        ConsentChange(
-            contact_id=contact.id,
-            level=given.level.value,
-            previous_level=contact.consent_level,
-            source=given.source,
-            note=given.note,
-        )
-    )
-    if contact.consent_level != given.level.value:
-        contact.consent_level = given.level.value
-        contact.version += 1
-        contact.updated_at = utcnow()
 
 
 def _update_lead(

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 import bpf
 from api.settings import Settings
+
+if TYPE_CHECKING:
+    from api.import_service import Report
+    from leads.csvimport import ColumnMapping, RowError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="leadflow lead management.")
 db_app = typer.Typer(no_args_is_help=True, help="The database schema.")
@@ -124,13 +130,249 @@ def keys_create(
     )
 
 
+ImportKind = Annotated[
+    str, typer.Argument(help="What the file holds: contacts, accounts, leads or interactions.")
+]
+
+
+@app.command("import")
+def import_(
+    kind: ImportKind,
+    file: Annotated[
+        Path, typer.Argument(help="A UTF-8 CSV file with a header line; - reads standard input.")
+    ],
+    mapping: Annotated[
+        Path | None,
+        typer.Option(
+            help="A YAML or JSON file mapping CSV column -> field, attributes.<name>, or null "
+            "to skip the column."
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check and match every row; write nothing.")
+    ] = False,
+    skip_bad_rows: Annotated[
+        bool,
+        typer.Option(
+            "--skip-bad-rows",
+            help="Write the good rows, committing batch by batch. Default: all or nothing.",
+        ),
+    ] = False,
+) -> None:
+    """Import a CSV file into LEADFLOW_DATABASE_URL, streaming it; every bad row is reported
+    as file:line with its column and reason. Exit code 1 when rows are bad and nothing was
+    (or, in a dry run, would be) written."""
+    from api import import_service, migrate
+    from api.db import Database
+    from api.moves import Actor
+    from api.problems import Problem
+    from leads import csvimport
+
+    try:
+        chosen = csvimport.Kind(kind)
+    except ValueError:
+        kinds = ", ".join(k.value for k in csvimport.Kind)
+        raise _fail([f"cannot import '{kind}'; one of: {kinds}"]) from None
+    columns = _import_mapping(mapping) if mapping is not None else None
+    settings = Settings()
+    catalog = _catalog(settings.stages_path())
+    stdin = str(file) == "-"
+    name = "<stdin>" if stdin else str(file)
+    size: int | None = None
+    if not stdin:
+        try:
+            size = file.stat().st_size
+            file.open("rb").close()
+        except OSError as exc:
+            raise _fail([f"{file}: cannot read the file: {exc.strerror}"]) from None
+    db = Database(settings.database_url)
+    try:
+        if db.is_sqlite:
+            migrate.upgrade(db.write_engine)
+        elif migrate.pending(db.engine):
+            raise _fail(["the database schema is not up to date: run `leadflow db upgrade`"])
+        options = import_service.Options(
+            dry_run=dry_run, skip_bad_rows=skip_bad_rows, source=f"import of {file.name}"
+        )
+        actor = Actor(bpf.Actor.USER, "leadflow import")
+        kinds = csvimport.known_kinds(settings.custom_interaction_kinds())
+        with _import_progress(size) as progress:
+            if stdin:
+                with import_service.text_lines(sys.stdin.buffer) as lines:
+                    report = import_service.import_csv(
+                        db,
+                        catalog,
+                        chosen,
+                        lines,
+                        mapping=columns,
+                        options=options,
+                        actor=actor,
+                        interaction_kinds=kinds,
+                        progress=lambda report: progress(report, None),
+                    )
+            else:
+                report = import_service.import_path(
+                    db,
+                    catalog,
+                    chosen,
+                    file,
+                    mapping=columns,
+                    options=options,
+                    actor=actor,
+                    interaction_kinds=kinds,
+                    progress=progress,
+                )
+    except csvimport.CsvError as exc:
+        raise _fail([f"{name}:{p.line}: {_where(p)}{p.reason}" for p in exc.problems]) from None
+    except import_service.Refused as exc:
+        _print_report(name, exc.report)
+        raise typer.Exit(code=1) from None
+    except Problem as exc:
+        raise _fail([f"{name}: {exc.detail}"]) from None
+    except OSError as exc:
+        raise _fail([f"{name}: cannot read the file: {exc.strerror}"]) from None
+    finally:
+        db.dispose()
+    _print_report(name, report)
+    if report.bad_rows and not skip_bad_rows:
+        raise typer.Exit(code=1)
+
+
+def _import_mapping(path: Path) -> ColumnMapping:
+    from leads import csvimport
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise _fail([f"{path}: cannot read the mapping: {exc.strerror}"]) from None
+    except UnicodeDecodeError:
+        raise _fail([f"{path}: the mapping is not UTF-8 text"]) from None
+    try:
+        return csvimport.parse_mapping(text, str(path))
+    except csvimport.MappingError as exc:
+        raise _fail(exc.problems) from None
+
+
+def _where(error: RowError) -> str:
+    return f"column '{error.column}': " if error.column is not None else ""
+
+
+@contextmanager
+def _import_progress(total: int | None) -> Iterator[Callable[[Report, int | None], None]]:
+    """A progress bar with rows per second on a terminal, advanced by the bytes of the file
+    read so far (`total` bytes in all, when known); nothing when output is redirected."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield lambda report, done: None
+        return
+    with Progress(
+        TextColumn("importing"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[rows]:>12,} rows"),
+        TextColumn("{task.fields[rate]:>9,.0f} rows/s"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("import", total=total or None, rows=0, rate=0.0)
+
+        def advance(report: Report, done: int | None) -> None:
+            bar.update(task, completed=done, rows=report.rows, rate=report.rows_per_second)
+
+        yield advance
+
+
+def _print_report(name: str, report: Report) -> None:
+    for error in report.errors:
+        typer.echo(f"{name}:{error.line}: {_where(error)}{error.reason}", err=True)
+    if report.errors_total > len(report.errors):
+        typer.echo(
+            f"{name}: ... and {report.errors_total - len(report.errors):,} more errors", err=True
+        )
+    for warning in report.warnings:
+        typer.echo(f"{name}: warning: {warning}", err=True)
+    counts = (
+        f"{report.rows:,} rows: {report.created:,} created, {report.updated:,} updated, "
+        f"{report.unchanged:,} unchanged, {report.bad_rows:,} bad"
+    )
+    timing = f"{report.seconds:.1f} s, {report.rows_per_second:,.0f} rows/s"
+    if report.dry_run:
+        typer.echo(
+            f"dry run of {report.kind.value} from {name}, nothing written: {counts}; {timing}"
+        )
+    elif report.written:
+        skipped = " (skipped)" if report.bad_rows else ""
+        typer.echo(f"imported {report.kind.value} from {name}: {counts}{skipped}; {timing}")
+    else:
+        typer.echo(
+            f"nothing imported from {name}: {report.bad_rows:,} of {report.rows:,} rows are bad; "
+            "fix them, or use --skip-bad-rows to import the good rows"
+        )
+
+
+@app.command()
+def evaluate(
+    model: Annotated[
+        int | None, typer.Option(help="Only this live model; default: every live model.")
+    ] = None,
+) -> None:
+    """Re-score every lead and account for the live models, set-based, and fire the outcomes of
+    those whose results changed; with a progress bar."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from api import scoring_service
+    from api.app import NotMigrated, open_service
+
+    settings = Settings()
+    try:
+        service = open_service(settings)
+    except (bpf.StagesFileError, bpf.StagesInUse, NotMigrated) as exc:
+        raise _fail([str(exc)]) from None
+    try:
+        with service.db.read() as session:
+            live = scoring_service.live_models(session.connection(), only=model)
+        if model is not None and not live:
+            raise _fail([f"scoring model {model} is not live"])
+        run = scoring_service.new_run(service.db, model)
+        assert run.id is not None
+        columns = (*Progress.get_default_columns()[:2], BarColumn(), MofNCompleteColumn())
+        with Progress(*columns, TimeElapsedColumn(), transient=False) as bar:
+            task = bar.add_task(f"evaluating {len(live)} model(s)", total=None)
+
+            def show(progress: Any) -> None:
+                bar.update(task, total=progress.total, completed=progress.done)
+
+            done = scoring_service.evaluate(service.db, service.catalog, run.id, progress=show)
+    finally:
+        service.db.dispose()
+    typer.echo(
+        f"evaluation {done.id}: {done.done} records, {done.changed} scores changed, "
+        f"outcomes fired for {done.outcomes} leads"
+    )
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Default: LEADFLOW_HOST or 127.0.0.1")] = None,
     port: Annotated[int | None, typer.Option(help="Default: LEADFLOW_PORT or 8000")] = None,
 ) -> None:
     """Run the API. An embedded SQLite database is created and migrated as needed."""
+    from concurrent.futures import ThreadPoolExecutor
+
     import uvicorn
+    from litestar.concurrency import set_asyncio_executor
 
     from api.app import NotMigrated, create_app, open_service
 
@@ -149,6 +391,9 @@ def serve(
             "First start: an admin API key was created. It is shown once; keep it:\n"
             f"  {service.first_admin_key}",
         )
+    set_asyncio_executor(
+        ThreadPoolExecutor(max_workers=settings.worker_threads, thread_name_prefix="handler")
+    )
     try:
         uvicorn.run(
             create_app(service),

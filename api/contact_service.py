@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from sqlmodel import Session, col
+from sqlalchemy import update
+from sqlmodel import Session, col, select
 
-from api import privacy, records
+import bpf
+from api import privacy, records, scoring_service
 from api.db import Database
 from api.problems import invalid
 from api.schemas.contacts import (
@@ -17,7 +20,7 @@ from api.schemas.contacts import (
     ContactUpdate,
 )
 from api.versioning import locked
-from leads.models import Account, ConsentChange, ConsentLevel, Contact
+from leads.models import Account, ConsentChange, ConsentLevel, Contact, Lead
 from leads.types import utcnow
 
 ACCOUNT_REFERENCE = {"account_id": (Account, "account")}
@@ -34,28 +37,100 @@ def create_contact(db: Database, data: ContactCreate) -> Contact:
         session.add(contact)
         session.flush()
         if data.consent is not None:
-            _record_consent(session, contact, data.consent)
+            record_consent(session, contact, data.consent)
     return contact
 
 
 def update_contact(
-    db: Database, contact_id: int, if_match: str | None, data: ContactUpdate
+    db: Database, catalog: bpf.Catalog, contact_id: int, if_match: str | None, data: ContactUpdate
 ) -> Contact:
+    def rescore(session: Session, contact: Contact, before: Mapping[str, Any]) -> None:
+        assert contact.id is not None
+        old_account = [before["account_id"]] if before.get("account_id") else []
+        scoring_service.rescore_for(
+            session, catalog, contact_ids=[contact.id], account_ids=old_account
+        )
+
     changes = data.model_dump(exclude_unset=True)
-    return records.update(db, Contact, contact_id, if_match, changes, "contact", ACCOUNT_REFERENCE)
+    return records.update(
+        db,
+        Contact,
+        contact_id,
+        if_match,
+        changes,
+        "contact",
+        ACCOUNT_REFERENCE,
+        _not_erased,
+        rescore,
+    )
 
 
-def give_consent(db: Database, contact_id: int, data: ConsentGiven) -> Contact:
-    """Record a consent statement. No If-Match: withdrawing must be as easy as giving."""
+def _not_erased(session: Session, changed: Mapping[str, Any]) -> None:
+    """An existing contact cannot take an erased person's email: a person who comes back
+    gives their consent with a new contact."""
+    if "email" in changed:
+        privacy.allow_return(session, changed["email"], consent_given=False)
+
+
+def give_consent(
+    db: Database, catalog: bpf.Catalog, contact_id: int, data: ConsentGiven
+) -> Contact:
+    """Record a consent statement. No If-Match: withdrawing must be as easy as giving. Models
+    that need consent score the contact's leads, or stop scoring them, at once."""
     with db.write() as session:
         contact = locked(session, Contact, contact_id, "*", "contact")
-        _record_consent(session, contact, data)
+        record_consent(session, contact, data)
         contact.version += 1
         contact.updated_at = utcnow()
+        scoring_service.rescore_for(session, catalog, contact_ids=[contact_id])
     return contact
 
 
-def _record_consent(session: Session, contact: Contact, data: ConsentGiven) -> None:
+def delete_contact(
+    db: Database, catalog: bpf.Catalog, contact_id: int, if_match: str | None
+) -> None:
+    """Delete the contact; its leads stay without a parent (a change to them: a new version)."""
+    with db.write() as session:
+        contact = locked(session, Contact, contact_id, if_match, "contact")
+        orphans = list(
+            session.exec(select(Lead.id).where(col(Lead.parent_contact_id) == contact_id))
+        )
+        account = [contact.account_id] if contact.account_id else []
+        session.delete(contact)
+        session.flush()
+        _touch_leads(session, orphans)
+        scoring_service.rescore(session, catalog, lead_ids=orphans, account_ids=account)
+
+
+def delete_account(
+    db: Database, catalog: bpf.Catalog, account_id: int, if_match: str | None
+) -> None:
+    """Delete the account; its contacts and leads stay without it."""
+    with db.write() as session:
+        account = locked(session, Account, account_id, if_match, "account")
+        orphans = list(
+            session.exec(select(Lead.id).where(col(Lead.parent_account_id) == account_id))
+        )
+        members = list(
+            session.exec(select(Contact.id).where(col(Contact.account_id) == account_id))
+        )
+        session.delete(account)
+        session.flush()
+        _touch_leads(session, orphans)
+        scoring_service.rescore_for(session, catalog, lead_ids=orphans, contact_ids=members)
+
+
+def _touch_leads(session: Session, lead_ids: list[int]) -> None:
+    if lead_ids:
+        session.execute(
+            update(Lead)
+            .where(col(Lead.id).in_(lead_ids))
+            .values(version=col(Lead.version) + 1, updated_at=utcnow())
+        )
+
+
+def record_consent(session: Session, contact: Contact, data: ConsentGiven) -> None:
+    """Keep the statement in the contact's consent history and make it the contact's level."""
     assert contact.id is not None
     session.add(
         ConsentChange(
@@ -86,9 +161,13 @@ def create_account(db: Database, data: AccountCreate) -> Account:
 
 
 def update_account(
-    db: Database, account_id: int, if_match: str | None, data: AccountUpdate
+    db: Database, catalog: bpf.Catalog, account_id: int, if_match: str | None, data: AccountUpdate
 ) -> Account:
+    def rescore(session: Session, account: Account, _: Mapping[str, Any]) -> None:
+        assert account.id is not None
+        scoring_service.rescore_for(session, catalog, account_ids=[account.id])
+
     changes: dict[str, Any] = data.model_dump(exclude_unset=True)
     if "name" in changes and changes["name"] is None:
         raise invalid([{"field": "name", "reason": "an account always has a name"}])
-    return records.update(db, Account, account_id, if_match, changes, "account")
+    return records.update(db, Account, account_id, if_match, changes, "account", after=rescore)

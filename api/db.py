@@ -6,9 +6,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
+
+WRITE = "leadflow_write"
 
 
 class Database:
@@ -16,7 +18,8 @@ class Database:
     from their first statement, so two writers never both read a row and then both update it.
 
     On PostgreSQL the writers lock the rows they change (SELECT ... FOR UPDATE); on SQLite a
-    write transaction starts with BEGIN IMMEDIATE.
+    write transaction starts with BEGIN IMMEDIATE. A connection can read first and write later
+    (see `writing`), which lets a long computation run without holding the write lock.
     """
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
@@ -25,15 +28,15 @@ class Database:
         if self.is_sqlite:
             if self.url.database in (None, "", ":memory:"):
                 raise ValueError("leadflow needs a SQLite file, not an in-memory database")
-            self.engine = self._sqlite_engine(immediate=False, echo=echo)
-            self.write_engine = self._sqlite_engine(immediate=True, echo=echo)
+            self.engine = self._sqlite_engine(echo=echo)
         else:
             self.engine = create_engine(
                 self.url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20
             )
-            self.write_engine = self.engine
+        # The same pool; a transaction begun through it is a write transaction.
+        self.write_engine = self.engine.execution_options(**{WRITE: True})
 
-    def _sqlite_engine(self, *, immediate: bool, echo: bool) -> Engine:
+    def _sqlite_engine(self, *, echo: bool) -> Engine:
         engine = create_engine(
             self.url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}
         )
@@ -51,7 +54,8 @@ class Database:
 
         @event.listens_for(engine, "begin")
         def _on_begin(connection: Any) -> None:
-            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            write = connection.get_execution_options().get(WRITE, False)
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
         return engine
 
@@ -71,7 +75,16 @@ class Database:
                 session.rollback()
                 raise
 
+    @contextmanager
+    def write_connection(self) -> Iterator[Connection]:
+        """A write transaction on a bare connection, for hot paths that need no ORM."""
+        with self.write_engine.begin() as connection:
+            yield connection
+
     def dispose(self) -> None:
         self.engine.dispose()
-        if self.write_engine is not self.engine:
-            self.write_engine.dispose()
+
+
+def writing(connection: Connection) -> Connection:
+    """Make the connection's next transactions write transactions."""
+    return connection.execution_options(**{WRITE: True})

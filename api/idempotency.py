@@ -39,26 +39,49 @@ def request_hash(body: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+# A concurrent request may store a unique value (an external id) between our check and our
+# insert; the database refuses the duplicate, and the work is done again from the start.
+ATTEMPTS = 3
+
+
 def run_once(
     db: Database,
     principal: Principal,
     key: str | None,
     route: str,
-    body: Any,
+    body: Callable[[], Any],
     work: Callable[[Session], tuple[int, Any]],
 ) -> tuple[int, Any, bool]:
-    """Run `work` in one write transaction, unless this key already has an answer.
+    """Run `work` in one write transaction, unless this key already has an answer; `body()`
+    gives the request to compare with the first one under the same key.
 
     Returns (status code, response body, replayed). Only successful answers are kept: a
     request that failed wrote nothing and may be sent again with the same key.
     """
+    for attempt in range(ATTEMPTS):
+        try:
+            return _run_once(db, principal, key, route, body, work)
+        except IntegrityError:
+            if attempt == ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _run_once(
+    db: Database,
+    principal: Principal,
+    key: str | None,
+    route: str,
+    body: Callable[[], Any],
+    work: Callable[[Session], tuple[int, Any]],
+) -> tuple[int, Any, bool]:
     if key is None:
         with db.write() as session:
             status, response = work(session)
         return status, response, False
     if not key or len(key) > KEY_MAX:
         raise field_error("Idempotency-Key", f"must be 1 to {KEY_MAX} characters")
-    digest = request_hash(body)
+    digest = request_hash(body())
     try:
         with db.write() as session:
             first = _answer_of(session, principal, key, route, digest)

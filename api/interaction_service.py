@@ -5,14 +5,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import insert
-from sqlmodel import Session, col, select
+from sqlalchemy import Connection, func, insert, select
+from sqlmodel import Session
 
+from api.bulk import in_values, insert_rows
 from api.problems import invalid
-from api.schemas.interactions import Accepted, InteractionIn
+from api.schemas.interactions import InteractionIn
 from leads.models import Contact, Interaction, Lead
-from leads.types import utcnow
+from leads.types import epoch, utcnow
 
 # Clocks of senders drift; an interaction a little in the future is still believed.
 FUTURE_TOLERANCE = dt.timedelta(minutes=5)
@@ -20,10 +22,97 @@ FUTURE_TOLERANCE = dt.timedelta(minutes=5)
 
 @dataclass(frozen=True)
 class Stored:
-    """What a batch stored: the answer per item, and the new interactions' rows."""
+    """What a batch stored: the answer per item (index, id, duplicate), and the new
+    interactions' rows."""
 
-    accepted: list[Accepted]
+    accepted: list[dict[str, Any]]
     new: list[dict[str, object]]
+
+
+CONTACTS = Contact.__table__  # type: ignore[attr-defined]
+LEADS = Lead.__table__  # type: ignore[attr-defined]
+INTERACTIONS = Interaction.__table__  # type: ignore[attr-defined]
+COLUMNS = (
+    "kind",
+    "occurred_at",
+    "occurred_epoch",
+    "contact_id",
+    "lead_id",
+    "target",
+    "properties",
+    "external_id",
+    "created_at",
+)
+
+
+def _insert(connection: Connection, rows: list[dict[str, object]]) -> list[int]:
+    """Insert the rows and return their new ids, in order."""
+    if not rows:
+        return []
+    if connection.dialect.name == "sqlite":
+        # The write lock is held from BEGIN IMMEDIATE: rows get the ids after the largest.
+        last = connection.execute(select(func.max(INTERACTIONS.c.id))).scalar() or 0
+        insert_rows(connection, INTERACTIONS, COLUMNS, rows)
+        return list(range(last + 1, last + 1 + len(rows)))
+    result = connection.execute(
+        insert(INTERACTIONS).returning(INTERACTIONS.c.id, sort_by_parameter_order=True), rows
+    )
+    return list(result.scalars())
+
+
+@dataclass(frozen=True)
+class Known:
+    """What checking a batch of interactions needs to know from the database."""
+
+    kinds: Collection[str]
+    contacts: set[int]
+    lead_parents: dict[int, int | None]  # lead id -> its parent contact
+    latest: dt.datetime  # the latest believable occurred_at
+
+    @classmethod
+    def read(
+        cls,
+        connection: Connection,
+        kinds: Collection[str],
+        contact_ids: Collection[int],
+        lead_ids: Collection[int],
+    ) -> Known:
+        dialect = connection.dialect.name
+        contacts: set[int] = set()
+        if contact_ids:
+            query = select(CONTACTS.c.id).where(in_values(CONTACTS.c.id, contact_ids, dialect))
+            contacts = set(connection.execute(query).scalars())
+        lead_parents: dict[int, int | None] = {}
+        if lead_ids:
+            query = select(LEADS.c.id, LEADS.c.parent_contact_id).where(
+                in_values(LEADS.c.id, lead_ids, dialect)
+            )
+            lead_parents = dict(connection.execute(query).all())
+        return cls(kinds, contacts, lead_parents, utcnow() + FUTURE_TOLERANCE)
+
+
+def check(
+    known: Known, kind: str, occurred_at: dt.datetime, contact_id: int | None, lead_id: int | None
+) -> tuple[int | None, list[tuple[str, str]]]:
+    """The contact an interaction is credited to (a lead's parent when only the lead is
+    named), and each (field, reason) that makes it unacceptable."""
+    problems = []
+    if kind not in known.kinds:
+        problems.append(("kind", f"unknown kind '{kind}'; known: {', '.join(sorted(known.kinds))}"))
+    if occurred_at > known.latest:
+        problems.append(("occurred_at", "is in the future"))
+    if contact_id is not None and contact_id not in known.contacts:
+        problems.append(("contact_id", f"there is no contact {contact_id}"))
+    if lead_id is not None:
+        if lead_id not in known.lead_parents:
+            problems.append(("lead_id", f"there is no lead {lead_id}"))
+        else:
+            parent = known.lead_parents[lead_id]
+            if contact_id is None:
+                contact_id = parent
+            elif parent is not None and parent != contact_id:
+                problems.append(("lead_id", f"lead {lead_id} belongs to contact {parent}"))
+    return contact_id, problems
 
 
 def store(session: Session, items: Sequence[InteractionIn], kinds: Collection[str]) -> Stored:
@@ -34,45 +123,35 @@ def store(session: Session, items: Sequence[InteractionIn], kinds: Collection[st
     def bad(index: int, field: str, reason: str) -> None:
         errors.append({"field": f"interactions.{index}.{field}", "reason": reason})
 
-    contact_ids = {i.contact_id for i in items if i.contact_id is not None}
-    lead_ids = {i.lead_id for i in items if i.lead_id is not None}
-    known_contacts = set(session.exec(select(Contact.id).where(col(Contact.id).in_(contact_ids))))
-    lead_parents = dict(
-        session.exec(
-            select(Lead.id, Lead.parent_contact_id).where(col(Lead.id).in_(lead_ids))
-        ).all()
+    connection = session.connection()
+    dialect = connection.dialect.name
+    known = Known.read(
+        connection,
+        kinds,
+        {i.contact_id for i in items if i.contact_id is not None},
+        {i.lead_id for i in items if i.lead_id is not None},
     )
-    external_ids = [i.external_id for i in items if i.external_id is not None]
-    stored_ids = dict(
-        session.exec(
-            select(Interaction.external_id, Interaction.id).where(
-                col(Interaction.external_id).in_(external_ids)
-            )
-        ).all()
-    )
+    external_ids = {i.external_id for i in items if i.external_id is not None}
+    stored_ids: dict[str, int] = {}
+    if external_ids:
+        column = INTERACTIONS.c.external_id
+        stored_ids = dict(
+            connection.execute(
+                select(column, INTERACTIONS.c.id).where(in_values(column, external_ids, dialect))
+            ).all()
+        )
 
     rows: list[dict[str, object]] = []
     plan: list[tuple[int, int | None, str | None]] = []  # index, stored id, external id
     first_in_batch: dict[str, int] = {}
     for index, item in enumerate(items):
-        if item.kind not in kinds:
-            bad(index, "kind", f"unknown kind '{item.kind}'; known: {', '.join(sorted(kinds))}")
-        if item.occurred_at > now + FUTURE_TOLERANCE:
-            bad(index, "occurred_at", "is in the future")
-        contact_id = item.contact_id
-        if contact_id is None and item.lead_id is None:
+        if item.contact_id is None and item.lead_id is None:
             bad(index, "contact_id", "an interaction belongs to a contact, a lead, or both")
-        if contact_id is not None and contact_id not in known_contacts:
-            bad(index, "contact_id", f"there is no contact {contact_id}")
-        if item.lead_id is not None:
-            if item.lead_id not in lead_parents:
-                bad(index, "lead_id", f"there is no lead {item.lead_id}")
-            else:
-                parent = lead_parents[item.lead_id]
-                if contact_id is None:
-                    contact_id = parent
-                elif parent is not None and parent != contact_id:
-                    bad(index, "lead_id", f"lead {item.lead_id} belongs to contact {parent}")
+        contact_id, problems = check(
+            known, item.kind, item.occurred_at, item.contact_id, item.lead_id
+        )
+        for field, reason in problems:
+            bad(index, field, reason)
         external = item.external_id
         if external is not None and (external in stored_ids or external in first_in_batch):
             plan.append((index, stored_ids.get(external), external))
@@ -84,6 +163,7 @@ def store(session: Session, items: Sequence[InteractionIn], kinds: Collection[st
             {
                 "kind": item.kind,
                 "occurred_at": item.occurred_at,
+                "occurred_epoch": epoch(item.occurred_at),
                 "contact_id": contact_id,
                 "lead_id": item.lead_id,
                 "target": item.target,
@@ -95,23 +175,17 @@ def store(session: Session, items: Sequence[InteractionIn], kinds: Collection[st
     if errors:
         raise invalid(errors)
 
-    new_ids: list[int] = []
-    if rows:
-        result = session.execute(
-            insert(Interaction).returning(col(Interaction.id), sort_by_parameter_order=True),
-            rows,
-        )
-        new_ids = list(result.scalars())
+    new_ids = _insert(connection, rows)
     for row, new_id in zip(rows, new_ids, strict=True):
         row["id"] = new_id
     by_external = {row["external_id"]: row["id"] for row in rows if row["external_id"]}
     fresh = iter(new_ids)
-    accepted = []
+    accepted: list[dict[str, Any]] = []
     for index, stored_id, external in plan:
         if stored_id is not None:
-            accepted.append(Accepted(index=index, id=stored_id, duplicate=True))
+            accepted.append({"index": index, "id": stored_id, "duplicate": True})
         elif external is not None and first_in_batch[external] != index:
-            accepted.append(Accepted(index=index, id=by_external[external], duplicate=True))  # type: ignore[arg-type]
+            accepted.append({"index": index, "id": by_external[external], "duplicate": True})
         else:
-            accepted.append(Accepted(index=index, id=next(fresh), duplicate=False))
+            accepted.append({"index": index, "id": next(fresh), "duplicate": False})
     return Stored(accepted=accepted, new=rows)

@@ -44,7 +44,7 @@ class Principal:
     role: Role
 
 
-def _digest(secret: str) -> str:
+def digest(secret: str) -> str:
     # Keys are 256 random bits, so a plain SHA-256 cannot be reversed by guessing.
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -52,7 +52,7 @@ def _digest(secret: str) -> str:
 def create_key(session: Session, role: Role, name: str) -> tuple[ApiKey, str]:
     """Store a new key and return it with its secret, which is never stored or shown again."""
     secret = KEY_PREFIX + secrets.token_urlsafe(32)
-    key = ApiKey(name=name, role=role.value, prefix=secret[:12], key_hash=_digest(secret))
+    key = ApiKey(name=name, role=role.value, prefix=secret[:12], key_hash=digest(secret))
     session.add(key)
     session.flush()
     return key, secret
@@ -61,7 +61,7 @@ def create_key(session: Session, role: Role, name: str) -> tuple[ApiKey, str]:
 def authenticate(session: Session, secret: str) -> Principal | None:
     if not secret.startswith(KEY_PREFIX) or len(secret) > 200:
         return None
-    key = session.exec(select(ApiKey).where(ApiKey.key_hash == _digest(secret))).first()
+    key = session.exec(select(ApiKey).where(ApiKey.key_hash == digest(secret))).first()
     if key is None or key.revoked_at is not None or key.id is None:
         return None
     return Principal(key_id=key.id, name=key.name, role=Role(key.role))

@@ -7,31 +7,30 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, insert, literal, update
+from sqlalchemy import ColumnElement, Connection, bindparam, func, insert, literal, update
+from sqlalchemy import select as select_rows
 from sqlmodel import Session, col, select
 
 import bpf
-from api import privacy, records
+from api import privacy, records, scoring_service
 from api.db import Database
-from api.keys import Principal
-from api.problems import Problem, field_error, invalid
+from api.moves import Actor, history_rows
+from api.moves import record as record_moves
+from api.problems import Problem, field_error, invalid, not_found
 from api.schemas.leads import LeadCreate, LeadUpdate, MoveRequest
-from api.versioning import locked
+from api.versioning import check_if_match, locked
 from bpf.fields import BUILTIN_FIELDS, FieldValueError
 from bpf.schema import NEXT
-from leads.models import STATUS_REASONS, Account, Contact, Lead, LeadStatus, StageChange
+from leads.models import (
+    STATUS_REASONS,
+    Account,
+    Contact,
+    Lead,
+    LeadRow,
+    LeadStatus,
+    StageChange,
+)
 from leads.types import UTCDateTime, utcnow
-
-
-@dataclass(frozen=True)
-class Actor:
-    kind: bpf.Actor
-    name: str | None
-
-    @classmethod
-    def user(cls, principal: Principal) -> Actor:
-        return cls(bpf.Actor.USER, principal.name)
-
 
 # -- reading ------------------------------------------------------------------------------
 
@@ -112,6 +111,7 @@ def add_lead(session: Session, catalog: bpf.Catalog, data: LeadCreate, actor: Ac
     session.flush()
     moves = process.apply_outcomes(lead, outcomes, automated=False, switches={})
     _record(session, lead, moves, actor, None, now)
+    _rescore(session, catalog, lead)
     return lead
 
 
@@ -149,7 +149,29 @@ def update_lead(
         )
         _record(session, lead, moves, actor, None, now)
         _touch(lead, now)
+        _rescore(session, catalog, lead)
     return lead
+
+
+# Fields a move changes that scoring rules can read.
+MOVED_FIELDS = frozenset({"lead.stage", "lead.process"})
+
+# Moves are the hot path: statements built once, on the table, run on the connection.
+LEAD_TABLE = Lead.__table__  # type: ignore[attr-defined]
+READ_LOCKED = (
+    select_rows(LEAD_TABLE).where(LEAD_TABLE.c.id == bindparam("lead_id")).with_for_update()
+)
+WRITE_MOVE = (
+    update(LEAD_TABLE)
+    .where(LEAD_TABLE.c.id == bindparam("lead_id"))
+    .values(
+        process=bindparam("process"),
+        stage=bindparam("stage"),
+        stage_entered_at=bindparam("stage_entered_at"),
+        version=bindparam("version"),
+        updated_at=bindparam("updated_at"),
+    )
+)
 
 
 def move_lead(
@@ -159,10 +181,11 @@ def move_lead(
     if_match: str | None,
     request: MoveRequest,
     actor: Actor,
-) -> Lead:
+) -> LeadRow:
+    """Move the lead as asked: one row read under lock, one update, one history row."""
     kind = _move_kind(request)
-    with db.write() as session:
-        lead = locked(session, Lead, lead_id, if_match, "lead")
+    with db.write_connection() as connection:
+        lead = locked_row(connection, lead_id, if_match)
         if kind == "process":
             assert request.process is not None
             move = catalog.change_process(lead, request.process, request.to)
@@ -177,9 +200,32 @@ def move_lead(
                 assert request.to is not None
                 move = process.switch(lead, request.to)
         now = utcnow()
-        _record(session, lead, [move], actor, request.reason, now)
-        _touch(lead, now)
+        entered = lead.values["stage_entered_at"]
+        rows = history_rows(lead_id, lead.process, [move], entered, actor, request.reason, now)
+        record_moves(connection, rows)
+        changes = {
+            "process": lead.process,
+            "stage": lead.stage,
+            "stage_entered_at": now,
+            "version": lead.values["version"] + 1,
+            "updated_at": now,
+        }
+        connection.execute(WRITE_MOVE, {"lead_id": lead_id, **changes})
+        lead.values.update(changes)
+        if scoring_service.reads_any(connection, MOVED_FIELDS):
+            session = Session(bind=connection)
+            scoring_service.rescore(session, catalog, lead_ids=[lead_id], now=now)
+            lead = locked_row(connection, lead_id, "*")
     return lead
+
+
+def locked_row(connection: Connection, lead_id: int, if_match: str | None) -> LeadRow:
+    """The lead as a row, locked until the transaction ends, its version checked."""
+    row = connection.execute(READ_LOCKED, {"lead_id": lead_id}).mappings().first()
+    if row is None:
+        raise not_found("lead", lead_id)
+    check_if_match(if_match, row["version"], "lead")
+    return LeadRow(dict(row))
 
 
 def _move_kind(request: MoveRequest) -> str:
@@ -211,6 +257,13 @@ def _check_references(session: Session, contact_id: int | None, account_id: int 
     records.require(session, Account, account_id, "parent_account_id", "account")
 
 
+def _rescore(session: Session, catalog: bpf.Catalog, lead: Lead) -> None:
+    """Scoring reads the lead's fields and stage: score it again, and see what it fired."""
+    assert lead.id is not None
+    scoring_service.rescore(session, catalog, lead_ids=[lead.id])
+    session.refresh(lead)
+
+
 def _touch(lead: Lead, now: dt.datetime) -> None:
     lead.version += 1
     lead.updated_at = now
@@ -225,24 +278,8 @@ def _record(
     now: dt.datetime,
 ) -> None:
     assert lead.id is not None
-    entered = lead.stage_entered_at
-    for move in moves:
-        session.add(
-            StageChange(
-                lead_id=lead.id,
-                from_process=move.from_process,
-                process=lead.process,
-                from_stage=move.from_stage,
-                to_stage=move.to_stage,
-                trigger=move.trigger,
-                actor=actor.kind.value,
-                actor_name=actor.name,
-                reason=reason,
-                at=now,
-                seconds_in_stage=max((now - entered).total_seconds(), 0.0),
-            )
-        )
-        entered = now
+    rows = history_rows(lead.id, lead.process, moves, lead.stage_entered_at, actor, reason, now)
+    record_moves(session.connection(), rows)
     if moves:
         lead.stage_entered_at = now
 

@@ -15,19 +15,31 @@ from leads.models import (
     MatchingStrategy,
     StageChange,
 )
+from scoring.tables import (
+    AccountScore,
+    EvaluationRun,
+    LeadScore,
+    ScoringConfiguration,
+    ScoringModel,
+)
 
 __all__ = [
     "Account",
+    "AccountScore",
     "ApiKey",
     "ConsentChange",
     "Contact",
     "ErasedPerson",
+    "EvaluationRun",
     "Form",
     "IdempotencyRecord",
     "Interaction",
     "Lead",
+    "LeadScore",
     "LeadgenSource",
     "MatchingStrategy",
+    "ScoringConfiguration",
+    "ScoringModel",
     "ServiceSecret",
     "StageChange",
 ]

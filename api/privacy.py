@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from sqlalchemy import delete, or_
 from sqlmodel import Session, col, select
 
+import bpf
+from api import scoring_service
 from api.db import Database
 from api.problems import Problem
 from api.secrets import ERASURE_PEPPER, secret
@@ -56,19 +58,25 @@ class Erasure:
     interactions: int
 
 
-def erase_contact(db: Database, contact_id: int) -> Erasure:
-    """Delete the contact, the leads that are theirs (by parent or by email), their
-    interactions, consent records and stage history; remember only the email's keyed hash."""
+def erase_contact(db: Database, catalog: bpf.Catalog, contact_id: int) -> Erasure:
+    """Delete the person: this contact and every other contact with the same email, the leads
+    that are theirs (by parent or by email), their interactions, consent records and stage
+    history; remember only the email's keyed hash."""
     with db.write() as session:
         contact = locked(session, Contact, contact_id, "*", "contact")
-        owned = [col(Lead.parent_contact_id) == contact_id]
+        same_person = [col(Contact.id) == contact_id]
+        if contact.email:
+            same_person.append(col(Contact.email) == contact.email)
+        people = session.exec(select(Contact).where(or_(*same_person)).with_for_update()).all()
+        contact_ids = [p.id for p in people]
+        owned = [col(Lead.parent_contact_id).in_(contact_ids)]
         if contact.email:
             owned.append(col(Lead.email) == contact.email)
         lead_ids = list(session.exec(select(Lead.id).where(or_(*owned))))
         interactions = session.execute(
             delete(Interaction).where(
                 or_(
-                    col(Interaction.contact_id) == contact_id,
+                    col(Interaction.contact_id).in_(contact_ids),
                     col(Interaction.lead_id).in_(lead_ids),
                 )
             )
@@ -79,5 +87,9 @@ def erase_contact(db: Database, contact_id: int) -> Erasure:
             key = digest(session, contact.email)
             if session.get(ErasedPerson, key) is None:
                 session.add(ErasedPerson(digest=key, erased_at=utcnow()))
-        session.delete(contact)
+        accounts = sorted({p.account_id for p in people if p.account_id is not None})
+        for person in people:
+            session.delete(person)
+        session.flush()
+        scoring_service.rescore(session, catalog, account_ids=accounts)
     return Erasure(contact_id=contact_id, leads=len(lead_ids), interactions=interactions)

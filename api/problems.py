@@ -102,7 +102,10 @@ def _from_domain(exc: Exception) -> Problem:
         )
     if isinstance(exc, ValidationException):
         errors = [
-            {"field": str(item.get("key") or "body"), "reason": str(item.get("message"))}
+            {
+                "field": str(item.get("key") or "body"),
+                "reason": str(item.get("message")).removeprefix("Value error, "),
+            }
             for item in (exc.extra if isinstance(exc.extra, list) else [])
         ] or [{"field": "body", "reason": exc.detail}]
         return invalid(errors)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement
@@ -56,11 +56,15 @@ def update(
     changes: Mapping[str, Any],
     kind: str,
     references: Mapping[str, tuple[type[SQLModel], str]] | None = None,
+    check: Callable[[Session, Mapping[str, Any]], None] | None = None,
+    after: Callable[[Session, Record, Mapping[str, Any]], None] | None = None,
 ) -> Record:
     """Apply the changes under the record's lock; the version rises only if a value changed.
 
     Given attributes are merged into the record's (null removes a key). `references` maps a
-    field to the model and name of the record it must point to.
+    field to the model and name of the record it must point to. `check` sees the values that
+    change, in the same transaction, and may refuse them by raising; `after` sees the changed
+    record and the values it had before, in the same transaction.
     """
     with db.write() as session:
         row = locked(session, model, ident, if_match, kind)
@@ -71,12 +75,17 @@ def update(
             if field in changes:
                 require(session, target, changes[field], field, target_kind)
         changed = {k: v for k, v in changes.items() if getattr(row, k) != v}
+        if changed and check is not None:
+            check(session, changed)
         if changed:
+            before = {key: getattr(row, key) for key in changed}
             for key, value in changed.items():
                 setattr(row, key, value)
             row.version += 1  # type: ignore[attr-defined]
             row.updated_at = utcnow()  # type: ignore[attr-defined]
             session.add(row)
+            if after is not None:
+                after(session, row, before)
     return row
 
 

@@ -24,6 +24,25 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    worker_threads: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Threads that run request handlers' database work. Few is faster: writes "
+        "queue at the database anyway, and fewer threads contend less for the interpreter.",
+    )
+    key_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="How long a process trusts a key it has checked; a revocation made "
+        "elsewhere takes effect here within this time. 0 checks every request.",
+    )
+    import_max_bytes: int = Field(
+        default=104_857_600,
+        ge=1024,
+        description="The largest CSV body POST /api/imports takes (413 beyond); the command line "
+        "import has no cap.",
+    )
     interaction_kinds: str = Field(
         default="",
         description="Custom interaction kinds, comma-separated, besides the built-in ones.",

@@ -6,7 +6,7 @@ import datetime as dt
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Column, ForeignKey, Index, String
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, String
 from sqlmodel import Field, SQLModel
 
 from leads.types import Id, JSONValue, UTCDateTime, utcnow
@@ -143,14 +143,51 @@ class Lead(SQLModel, table=True):
     stage_entered_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     attributes: dict[str, Any] = Field(default_factory=dict, sa_type=JSONValue)
     version: int = Field(default=1)
+    # When the lead first received a score: the outcome lead_scored fires once.
+    scored_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
     def field_value(self, name: str) -> Any:
         """A step field: a column if the lead has one by that name, else a custom attribute."""
-        if name in Lead.model_fields and name != "attributes":
+        if name in LEAD_COLUMNS:
             return getattr(self, name)
         return self.attributes.get(name)
+
+
+LEAD_COLUMNS = frozenset(name for name in Lead.model_fields if name != "attributes")
+
+
+class LeadRow:
+    """A lead read as a plain row: what bpf reads and moves on hot paths, without the ORM."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.values = values
+
+    @property
+    def process(self) -> str:
+        process: str = self.values["process"]
+        return process
+
+    @process.setter
+    def process(self, value: str) -> None:
+        self.values["process"] = value
+
+    @property
+    def stage(self) -> str:
+        stage: str = self.values["stage"]
+        return stage
+
+    @stage.setter
+    def stage(self, value: str) -> None:
+        self.values["stage"] = value
+
+    def field_value(self, name: str) -> Any:
+        if name in LEAD_COLUMNS:
+            return self.values[name]
+        return (self.values["attributes"] or {}).get(name)
 
 
 class StageChange(SQLModel, table=True):
@@ -200,6 +237,9 @@ class Interaction(SQLModel, table=True):
     id: int | None = Field(default=None, sa_column=Column(Id, primary_key=True))
     kind: str = Field(max_length=64)
     occurred_at: dt.datetime = Field(sa_type=UTCDateTime)
+    # occurred_at in whole Unix seconds: windows and decay compute on it, exactly alike in
+    # SQL and in Python.
+    occurred_epoch: int = Field(sa_type=BigInteger)
     contact_id: int | None = Field(
         default=None, sa_column=Column(Id, ForeignKey("contact.id", ondelete="SET NULL"))
     )

@@ -188,3 +188,48 @@ def test_the_readme_shows_the_bundled_process_as_leadflow_diagram_draws_it() -> 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     block = readme.split("```mermaid\n", 1)[1].split("```", 1)[0]
     assert block == runner.invoke(app, ["diagram", str(BUNDLED)]).output
+
+
+def test_evaluate_rescores_with_a_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEADFLOW_DATABASE_URL", f"sqlite:///{tmp_path / 'e.db'}")
+    monkeypatch.setenv("LEADFLOW_STAGES_FILE", str(BUNDLED))
+    from api import lead_service
+    from api.app import open_service
+    from api.moves import Actor
+    from api.schemas.leads import LeadCreate
+    from api.settings import Settings
+    from scoring.tables import ScoringModel
+
+    service = open_service(Settings())
+    with service.db.write() as session:
+        session.add(
+            ScoringModel(
+                name="m",
+                status="live",
+                definition={
+                    "rules": [
+                        {
+                            "type": "attribute",
+                            "name": "all",
+                            "when": {"field": "lead.topic", "op": "is_set"},
+                            "points": 3,
+                        }
+                    ]
+                },
+            )
+        )
+    for _ in range(3):
+        lead_service.create_lead(
+            service.db, service.catalog, LeadCreate(topic="t"), Actor(bpf.Actor.USER, "t")
+        )
+    service.db.dispose()
+    result = runner.invoke(app, ["evaluate"])
+    assert result.exit_code == 0, result.output
+    assert (
+        result.output.strip()
+        .splitlines()[-1]
+        .endswith("3 records, 0 scores changed, outcomes fired for 0 leads")
+    )
+    result = runner.invoke(app, ["evaluate", "--model", "99"])
+    assert result.exit_code == 1
+    assert "scoring model 99 is not live" in result.output

@@ -5,19 +5,18 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.di import NamedDependency
+from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody, QueryParameter
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 import bpf
 from api import capture_service as service
-from api.auth import EVERYONE, allow
-from api.controllers.interactions import ATTEMPTS, IdempotencyKey
+from api.auth import EVERYONE, roles
+from api.controllers.interactions import IdempotencyKey
 from api.db import Database
 from api.idempotency import run_once
 from api.keys import Principal, Role
-from api.lead_service import Actor
+from api.moves import Actor
 from api.problems import not_found
 from api.schemas.capture import (
     FormCreate,
@@ -29,11 +28,12 @@ from api.schemas.capture import (
     SubmissionIn,
     SubmissionResult,
 )
+from api.services import services
 from api.settings import Settings
 from leads.models import INTERACTION_KINDS, Form, LeadgenSource, MatchingStrategy
 
-CONFIGURERS = allow(Role.MARKETER)
-CAPTURERS = allow(Role.MARKETER, Role.SERVICE)
+CONFIGURERS = roles(Role.MARKETER)
+CAPTURERS = roles(Role.MARKETER, Role.SERVICE)
 DryRun = Annotated[
     bool,
     QueryParameter(
@@ -46,14 +46,18 @@ class StrategyController(Controller):
     path = "/api/matching-strategies"
     tags = ["capture"]
 
-    @post("/", guards=[CONFIGURERS], sync_to_thread=True, operation_id="CreateMatchingStrategy")
-    def create(self, data: JSONBody[StrategyCreate], db: NamedDependency[Database]) -> StrategyRead:
+    @post("/", opt=CONFIGURERS, sync_to_thread=True, operation_id="CreateMatchingStrategy")
+    def create(
+        self, request: Request[Principal, Any, State], data: JSONBody[StrategyCreate]
+    ) -> StrategyRead:
         """A list of fields compared exactly (email case-insensitively)."""
+        db = services(request).db
         with db.write() as session:
             return StrategyRead.of(service.add_strategy(session, data))
 
-    @get("/", guards=[allow(*EVERYONE)], sync_to_thread=True, operation_id="ListMatchingStrategies")
-    def list(self, db: NamedDependency[Database]) -> list[StrategyRead]:
+    @get("/", opt=roles(*EVERYONE), sync_to_thread=True, operation_id="ListMatchingStrategies")
+    def list(self, request: Request[Principal, Any, State]) -> list[StrategyRead]:
+        db = services(request).db
         with db.read() as session:
             rows = session.exec(select(MatchingStrategy).order_by(col(MatchingStrategy.id)))
             return [StrategyRead.of(r) for r in rows]
@@ -63,19 +67,24 @@ class FormController(Controller):
     path = "/api/forms"
     tags = ["capture"]
 
-    @post("/", guards=[CONFIGURERS], sync_to_thread=True, operation_id="CreateForm")
-    def create(self, data: JSONBody[FormCreate], db: NamedDependency[Database]) -> FormRead:
+    @post("/", opt=CONFIGURERS, sync_to_thread=True, operation_id="CreateForm")
+    def create(
+        self, request: Request[Principal, Any, State], data: JSONBody[FormCreate]
+    ) -> FormRead:
         """A form or an event; it may name its own matching strategies."""
+        db = services(request).db
         with db.write() as session:
             return FormRead.of(service.add_form(session, data))
 
-    @get("/", guards=[allow(*EVERYONE)], sync_to_thread=True, operation_id="ListForms")
-    def list(self, db: NamedDependency[Database]) -> list[FormRead]:
+    @get("/", opt=roles(*EVERYONE), sync_to_thread=True, operation_id="ListForms")
+    def list(self, request: Request[Principal, Any, State]) -> list[FormRead]:
+        db = services(request).db
         with db.read() as session:
             return [FormRead.of(f) for f in session.exec(select(Form).order_by(col(Form.id)))]
 
-    @get("/{form_id:str}", guards=[allow(*EVERYONE)], sync_to_thread=True, operation_id="GetForm")
-    def read(self, form_id: FromPath[str], db: NamedDependency[Database]) -> FormRead:
+    @get("/{form_id:str}", opt=roles(*EVERYONE), sync_to_thread=True, operation_id="GetForm")
+    def read(self, request: Request[Principal, Any, State], form_id: FromPath[str]) -> FormRead:
+        db = services(request).db
         with db.read() as session:
             form = session.get(Form, form_id)
         if form is None:
@@ -84,7 +93,7 @@ class FormController(Controller):
 
     @post(
         "/{form_id:str}/submissions",
-        guards=[CAPTURERS],
+        opt=CAPTURERS,
         sync_to_thread=True,
         status_code=201,
         operation_id="SubmitForm",
@@ -94,13 +103,15 @@ class FormController(Controller):
         request: Request[Principal, Any, Any],
         form_id: FromPath[str],
         data: JSONBody[SubmissionIn],
-        db: NamedDependency[Database],
-        catalog: NamedDependency[bpf.Catalog],
-        settings: NamedDependency[Settings],
         dry_run: DryRun = False,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[SubmissionResult]:
         """Match the submission to a contact and a lead (or create them) and record it."""
+        db, catalog, settings = (
+            services(request).db,
+            services(request).catalog,
+            services(request).settings,
+        )
         return _capture(
             request,
             db,
@@ -121,7 +132,7 @@ class EventController(Controller):
 
     @post(
         "/{event_id:str}/registrations",
-        guards=[CAPTURERS],
+        opt=CAPTURERS,
         sync_to_thread=True,
         status_code=201,
         operation_id="RegisterForEvent",
@@ -131,13 +142,15 @@ class EventController(Controller):
         request: Request[Principal, Any, Any],
         event_id: FromPath[str],
         data: JSONBody[SubmissionIn],
-        db: NamedDependency[Database],
-        catalog: NamedDependency[bpf.Catalog],
-        settings: NamedDependency[Settings],
         dry_run: DryRun = False,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[SubmissionResult]:
         """A registration for an event (a form of kind event), matched like a submission."""
+        db, catalog, settings = (
+            services(request).db,
+            services(request).catalog,
+            services(request).settings,
+        )
         return _capture(
             request,
             db,
@@ -153,7 +166,7 @@ class EventController(Controller):
 
     @post(
         "/{event_id:str}/checkins",
-        guards=[CAPTURERS],
+        opt=CAPTURERS,
         sync_to_thread=True,
         status_code=201,
         operation_id="CheckInToEvent",
@@ -163,13 +176,15 @@ class EventController(Controller):
         request: Request[Principal, Any, Any],
         event_id: FromPath[str],
         data: JSONBody[SubmissionIn],
-        db: NamedDependency[Database],
-        catalog: NamedDependency[bpf.Catalog],
-        settings: NamedDependency[Settings],
         dry_run: DryRun = False,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[SubmissionResult]:
         """Someone arrived at the event."""
+        db, catalog, settings = (
+            services(request).db,
+            services(request).catalog,
+            services(request).settings,
+        )
         return _capture(
             request,
             db,
@@ -188,28 +203,30 @@ class LeadgenController(Controller):
     path = "/api/leadgen"
     tags = ["capture"]
 
-    @post("/sources", guards=[CONFIGURERS], sync_to_thread=True, operation_id="CreateLeadgenSource")
+    @post("/sources", opt=CONFIGURERS, sync_to_thread=True, operation_id="CreateLeadgenSource")
     def create(
-        self, data: JSONBody[LeadgenSourceCreate], db: NamedDependency[Database]
+        self, request: Request[Principal, Any, State], data: JSONBody[LeadgenSourceCreate]
     ) -> LeadgenSourceRead:
         """An external lead-gen form, mapped field by field onto one of our forms."""
+        db = services(request).db
         with db.write() as session:
             return LeadgenSourceRead.of(service.add_leadgen_source(session, data))
 
     @get(
         "/sources",
-        guards=[allow(*EVERYONE)],
+        opt=roles(*EVERYONE),
         sync_to_thread=True,
         operation_id="ListLeadgenSources",
     )
-    def list(self, db: NamedDependency[Database]) -> list[LeadgenSourceRead]:
+    def list(self, request: Request[Principal, Any, State]) -> list[LeadgenSourceRead]:
+        db = services(request).db
         with db.read() as session:
             rows = session.exec(select(LeadgenSource).order_by(col(LeadgenSource.id)))
             return [LeadgenSourceRead.of(s) for s in rows]
 
     @post(
         "/{source_id:str}",
-        guards=[CAPTURERS],
+        opt=CAPTURERS,
         sync_to_thread=True,
         status_code=201,
         operation_id="ReceiveLeadgenResponse",
@@ -219,13 +236,15 @@ class LeadgenController(Controller):
         request: Request[Principal, Any, Any],
         source_id: FromPath[str],
         data: JSONBody[dict[str, Any]],
-        db: NamedDependency[Database],
-        catalog: NamedDependency[bpf.Catalog],
-        settings: NamedDependency[Settings],
         dry_run: DryRun = False,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[SubmissionResult]:
         """A response from the external form, as its sender posts it."""
+        db, catalog, settings = (
+            services(request).db,
+            services(request).catalog,
+            services(request).settings,
+        )
         with db.read() as session:
             source = session.get(LeadgenSource, source_id)
         if source is None:
@@ -279,14 +298,12 @@ def _capture(
         return (200 if dry_run else 201), result.model_dump(mode="json")
 
     route = f"{request.method} {request.url.path}"
-    body = {"submission": data.model_dump(mode="json"), "dry_run": dry_run}
     key = None if dry_run else idempotency_key
-    for attempt in range(ATTEMPTS):
-        try:
-            status, answer, replayed = run_once(db, request.user, key, route, body, work)
-            break
-        except IntegrityError:
-            if attempt == ATTEMPTS - 1:
-                raise
+    status, answer, replayed = run_once(
+        db, request.user, key, route, lambda: data.model_dump(mode="json"), work
+    )
     headers = {"Idempotent-Replayed": "true"} if replayed else {}
-    return Response(SubmissionResult.model_validate(answer), status_code=status, headers=headers)
+    # A first answer is sent as built; a replay, read back from the database, is put in the
+    # answer's shape again (PostgreSQL keeps JSON keys in its own order).
+    content = SubmissionResult.model_validate(answer) if replayed else answer
+    return Response(content, status_code=status, headers=headers)

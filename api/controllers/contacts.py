@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, Response, delete, get, patch, post
-from litestar.di import NamedDependency
+from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody, QueryParameter
+from pydantic import TypeAdapter, ValidationError
 from sqlmodel import col
 
 from api import contact_service as service
 from api import privacy, records
-from api.auth import EVERYONE, allow
+from api.auth import EVERYONE, roles
 from api.controllers.params import Cursor, IfMatch, Limit
-from api.db import Database
-from api.keys import Role
+from api.keys import Principal, Role
+from api.problems import field_error
 from api.schemas.common import Email
 from api.schemas.contacts import (
     AccountCreate,
@@ -23,19 +24,31 @@ from api.schemas.contacts import (
     AccountUpdate,
     ConsentChangeRead,
     ConsentGiven,
+    ConsentPage,
     ContactCreate,
     ContactPage,
     ContactRead,
     ContactUpdate,
     ErasureRead,
 )
+from api.services import services
 from api.versioning import etag
 from leads.models import Account, Contact
 from leads.types import utcnow
 
-EDITORS = allow(Role.MARKETER, Role.TELEPROSPECTOR, Role.SALESPERSON, Role.SERVICE)
-READERS = allow(*EVERYONE)
-PRIVACY = allow(Role.MARKETER)
+EDITORS = roles(Role.MARKETER, Role.TELEPROSPECTOR, Role.SALESPERSON, Role.SERVICE)
+READERS = roles(*EVERYONE)
+PRIVACY = roles(Role.MARKETER)
+
+
+_EMAIL: TypeAdapter[str] = TypeAdapter(Email)
+
+
+def _normalised_email(value: str) -> str:
+    try:
+        return _EMAIL.validate_python(value)
+    except ValidationError:
+        raise field_error("email", "not an email address") from None
 
 
 def _contact(contact: Contact, status_code: int = 200) -> Response[ContactRead]:
@@ -54,100 +67,120 @@ class ContactController(Controller):
     path = "/api/contacts"
     tags = ["contacts"]
 
-    @post("/", guards=[EDITORS], sync_to_thread=True, operation_id="CreateContact")
+    @post("/", opt=EDITORS, sync_to_thread=True, operation_id="CreateContact")
     def create(
-        self, data: JSONBody[ContactCreate], db: NamedDependency[Database]
+        self, request: Request[Principal, Any, State], data: JSONBody[ContactCreate]
     ) -> Response[ContactRead]:
         """Create a contact. An erased person can be created again only with their consent."""
+        db = services(request).db
         return _contact(service.create_contact(db, data), 201)
 
-    @get("/", guards=[READERS], sync_to_thread=True, operation_id="ListContacts")
+    @get("/", opt=READERS, sync_to_thread=True, operation_id="ListContacts")
     def list(
         self,
-        db: NamedDependency[Database],
-        email: Annotated[Email | None, QueryParameter()] = None,
+        request: Request[Principal, Any, State],
+        email: Annotated[str | None, QueryParameter(max_length=320)] = None,
         account_id: Annotated[int | None, QueryParameter(ge=1)] = None,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> ContactPage:
+        db = services(request).db
         where = []
         if email is not None:
-            where.append(col(Contact.email) == email)
+            # Query parameters skip the body's validators: normalise as a stored email is.
+            where.append(col(Contact.email) == _normalised_email(email))
         if account_id is not None:
             where.append(col(Contact.account_id) == account_id)
         rows, next_cursor = records.listing(db, Contact, where, limit, cursor)
         return ContactPage(items=[ContactRead.of(c) for c in rows], next_cursor=next_cursor)
 
-    @get("/{contact_id:int}", guards=[READERS], sync_to_thread=True, operation_id="GetContact")
+    @get("/{contact_id:int}", opt=READERS, sync_to_thread=True, operation_id="GetContact")
     def read(
-        self, contact_id: FromPath[int], db: NamedDependency[Database]
+        self, request: Request[Principal, Any, State], contact_id: FromPath[int]
     ) -> Response[ContactRead]:
+        db = services(request).db
         return _contact(records.get(db, Contact, contact_id, "contact"))
 
-    @patch("/{contact_id:int}", guards=[EDITORS], sync_to_thread=True, operation_id="UpdateContact")
+    @patch("/{contact_id:int}", opt=EDITORS, sync_to_thread=True, operation_id="UpdateContact")
     def update(
         self,
+        request: Request[Principal, Any, State],
         contact_id: FromPath[int],
         data: JSONBody[ContactUpdate],
-        db: NamedDependency[Database],
         if_match: IfMatch = None,
     ) -> Response[ContactRead]:
-        return _contact(service.update_contact(db, contact_id, if_match, data))
+        db, catalog = services(request).db, services(request).catalog
+        return _contact(service.update_contact(db, catalog, contact_id, if_match, data))
 
     @delete(
         "/{contact_id:int}",
-        guards=[allow(Role.MARKETER)],
+        opt=roles(Role.MARKETER),
         sync_to_thread=True,
         operation_id="DeleteContact",
     )
     def remove(
-        self, contact_id: FromPath[int], db: NamedDependency[Database], if_match: IfMatch = None
+        self,
+        request: Request[Principal, Any, State],
+        contact_id: FromPath[int],
+        if_match: IfMatch = None,
     ) -> None:
         """Delete the contact record; its leads and interactions stay, without it. To remove
         everything about a person, erase them instead."""
-        records.delete(db, Contact, contact_id, if_match, "contact")
+        db, catalog = services(request).db, services(request).catalog
+        service.delete_contact(db, catalog, contact_id, if_match)
 
     @post(
         "/{contact_id:int}/consent",
-        guards=[EDITORS],
+        opt=EDITORS,
         sync_to_thread=True,
         status_code=200,
         operation_id="RecordConsent",
     )
     def consent(
-        self, contact_id: FromPath[int], data: JSONBody[ConsentGiven], db: NamedDependency[Database]
+        self,
+        request: Request[Principal, Any, State],
+        contact_id: FromPath[int],
+        data: JSONBody[ConsentGiven],
     ) -> Response[ContactRead]:
         """Record consent given or withdrawn (level `none`), with its source."""
-        return _contact(service.give_consent(db, contact_id, data))
+        db, catalog = services(request).db, services(request).catalog
+        return _contact(service.give_consent(db, catalog, contact_id, data))
 
     @get(
         "/{contact_id:int}/consent",
-        guards=[READERS],
+        opt=READERS,
         sync_to_thread=True,
         operation_id="ConsentHistory",
     )
     def consent_history(
         self,
+        request: Request[Principal, Any, State],
         contact_id: FromPath[int],
-        db: NamedDependency[Database],
         limit: Limit = 50,
         cursor: Cursor = None,
-    ) -> list[ConsentChangeRead]:
-        rows, _ = service.consent_history(db, contact_id, limit, cursor)
-        return [ConsentChangeRead.of(c) for c in rows]
+    ) -> ConsentPage:
+        """Every consent statement of the contact, oldest first."""
+        db = services(request).db
+        rows, next_cursor = service.consent_history(db, contact_id, limit, cursor)
+        return ConsentPage(items=[ConsentChangeRead.of(c) for c in rows], next_cursor=next_cursor)
 
     @post(
         "/{contact_id:int}/erasure",
-        guards=[PRIVACY],
+        opt=PRIVACY,
         sync_to_thread=True,
         status_code=200,
         operation_id="EraseContact",
     )
-    def erase(self, contact_id: FromPath[int], db: NamedDependency[Database]) -> ErasureRead:
+    def erase(
+        self,
+        request: Request[Principal, Any, State],
+        contact_id: FromPath[int],
+    ) -> ErasureRead:
         """Erase a person: the contact, their leads, interactions, consent records and stage
         history, in one transaction. A keyed hash of the email stops imports and forms from
         re-creating them without their consent."""
-        done = privacy.erase_contact(db, contact_id)
+        db, catalog = services(request).db, services(request).catalog
+        done = privacy.erase_contact(db, catalog, contact_id)
         return ErasureRead(
             contact_id=done.contact_id,
             leads=done.leads,
@@ -160,48 +193,56 @@ class AccountController(Controller):
     path = "/api/accounts"
     tags = ["accounts"]
 
-    @post("/", guards=[EDITORS], sync_to_thread=True, operation_id="CreateAccount")
+    @post("/", opt=EDITORS, sync_to_thread=True, operation_id="CreateAccount")
     def create(
-        self, data: JSONBody[AccountCreate], db: NamedDependency[Database]
+        self, request: Request[Principal, Any, State], data: JSONBody[AccountCreate]
     ) -> Response[AccountRead]:
+        db = services(request).db
         return _account(service.create_account(db, data), 201)
 
-    @get("/", guards=[READERS], sync_to_thread=True, operation_id="ListAccounts")
+    @get("/", opt=READERS, sync_to_thread=True, operation_id="ListAccounts")
     def list(
         self,
-        db: NamedDependency[Database],
+        request: Request[Principal, Any, State],
         name: Annotated[str | None, QueryParameter(max_length=200)] = None,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> AccountPage:
+        db = services(request).db
         where = [col(Account.name) == name] if name is not None else []
         rows, next_cursor = records.listing(db, Account, where, limit, cursor)
         return AccountPage(items=[AccountRead.of(a) for a in rows], next_cursor=next_cursor)
 
-    @get("/{account_id:int}", guards=[READERS], sync_to_thread=True, operation_id="GetAccount")
+    @get("/{account_id:int}", opt=READERS, sync_to_thread=True, operation_id="GetAccount")
     def read(
-        self, account_id: FromPath[int], db: NamedDependency[Database]
+        self, request: Request[Principal, Any, State], account_id: FromPath[int]
     ) -> Response[AccountRead]:
+        db = services(request).db
         return _account(records.get(db, Account, account_id, "account"))
 
-    @patch("/{account_id:int}", guards=[EDITORS], sync_to_thread=True, operation_id="UpdateAccount")
+    @patch("/{account_id:int}", opt=EDITORS, sync_to_thread=True, operation_id="UpdateAccount")
     def update(
         self,
+        request: Request[Principal, Any, State],
         account_id: FromPath[int],
         data: JSONBody[AccountUpdate],
-        db: NamedDependency[Database],
         if_match: IfMatch = None,
     ) -> Response[AccountRead]:
-        return _account(service.update_account(db, account_id, if_match, data))
+        db, catalog = services(request).db, services(request).catalog
+        return _account(service.update_account(db, catalog, account_id, if_match, data))
 
     @delete(
         "/{account_id:int}",
-        guards=[allow(Role.MARKETER)],
+        opt=roles(Role.MARKETER),
         sync_to_thread=True,
         operation_id="DeleteAccount",
     )
     def remove(
-        self, account_id: FromPath[int], db: NamedDependency[Database], if_match: IfMatch = None
+        self,
+        request: Request[Principal, Any, State],
+        account_id: FromPath[int],
+        if_match: IfMatch = None,
     ) -> None:
         """Delete the account; its contacts and leads stay, without it."""
-        records.delete(db, Account, account_id, if_match, "account")
+        db, catalog = services(request).db, services(request).catalog
+        service.delete_account(db, catalog, account_id, if_match)

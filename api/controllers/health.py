@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from litestar import Response, get
-from litestar.di import NamedDependency
+from typing import Any
+
+from litestar import Request, Response, get
+from litestar.datastructures import State
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from api.db import Database
+from api.keys import Principal
+from api.services import services
 
 VERSION = "0.1.0"
 
@@ -19,8 +22,11 @@ def health() -> dict[str, str]:
 
 
 @get("/ready", sync_to_thread=True, operation_id="Ready", tags=["service"])
-def ready(db: NamedDependency[Database]) -> Response[dict[str, str]]:
+def ready(
+    request: Request[Principal, Any, State],
+) -> Response[dict[str, str]]:
     """The database answers; 503 with Retry-After when it does not."""
+    db = services(request).db
     try:
         with db.read() as session:
             session.execute(text("SELECT 1"))

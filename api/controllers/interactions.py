@@ -5,15 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.di import NamedDependency
+from litestar.datastructures import State
 from litestar.params import HeaderParameter, JSONBody, QueryParameter
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
-from api import interaction_service, records
-from api.auth import EVERYONE, allow
+from api import interaction_service, records, scoring_service
+from api.auth import EVERYONE, roles
 from api.controllers.params import Cursor, Limit
-from api.db import Database
 from api.idempotency import run_once
 from api.keys import Principal, Role
 from api.schemas.interactions import (
@@ -22,7 +20,7 @@ from api.schemas.interactions import (
     InteractionPage,
     InteractionRead,
 )
-from api.settings import Settings
+from api.services import services
 from leads.models import INTERACTION_KINDS, Interaction
 
 IdempotencyKey = Annotated[
@@ -33,9 +31,6 @@ IdempotencyKey = Annotated[
     ),
 ]
 ROUTE = "POST /api/interactions"
-# A concurrent request may store an external id between our check and our insert; the
-# database refuses the duplicate, and the batch is checked again from the start.
-ATTEMPTS = 3
 
 
 class InteractionController(Controller):
@@ -44,7 +39,7 @@ class InteractionController(Controller):
 
     @post(
         "/",
-        guards=[allow(Role.MARKETER, Role.SERVICE)],
+        opt=roles(Role.MARKETER, Role.SERVICE),
         sync_to_thread=True,
         status_code=201,
         operation_id="RecordInteractions",
@@ -53,40 +48,41 @@ class InteractionController(Controller):
         self,
         request: Request[Principal, Any, Any],
         data: JSONBody[InteractionBatch],
-        db: NamedDependency[Database],
-        settings: NamedDependency[Settings],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[BatchResult]:
         """Store 1 to 1,000 interactions, all or none; each bad item is named by its index."""
+        db, catalog, settings = (
+            services(request).db,
+            services(request).catalog,
+            services(request).settings,
+        )
         kinds = set(INTERACTION_KINDS) | set(settings.custom_interaction_kinds())
 
         def work(session: Session) -> tuple[int, Any]:
             stored = interaction_service.store(session, data.interactions, kinds)
-            return 201, BatchResult(accepted=stored.accepted).model_dump(mode="json")
+            scoring_service.rescore_interactions(session, catalog, stored.new)
+            return 201, {"accepted": stored.accepted}
 
-        body = data.model_dump(mode="json")
-        for attempt in range(ATTEMPTS):
-            try:
-                status, answer, replayed = run_once(
-                    db, request.user, idempotency_key, ROUTE, body, work
-                )
-                break
-            except IntegrityError:
-                if attempt == ATTEMPTS - 1:
-                    raise
+        status, answer, replayed = run_once(
+            db, request.user, idempotency_key, ROUTE, lambda: data.model_dump(mode="json"), work
+        )
         headers = {"Idempotent-Replayed": "true"} if replayed else {}
-        return Response(BatchResult.model_validate(answer), status_code=status, headers=headers)
+        # A first answer is sent as built; a replay, read back from the database, is put in the
+        # answer's shape again (PostgreSQL keeps JSON keys in its own order).
+        content = BatchResult.model_validate(answer) if replayed else answer
+        return Response(content, status_code=status, headers=headers)
 
-    @get("/", guards=[allow(*EVERYONE)], sync_to_thread=True, operation_id="ListInteractions")
+    @get("/", opt=roles(*EVERYONE), sync_to_thread=True, operation_id="ListInteractions")
     def list(
         self,
-        db: NamedDependency[Database],
+        request: Request[Principal, Any, State],
         contact_id: Annotated[int | None, QueryParameter(ge=1)] = None,
         lead_id: Annotated[int | None, QueryParameter(ge=1)] = None,
         kind: Annotated[str | None, QueryParameter(max_length=64)] = None,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> InteractionPage:
+        db = services(request).db
         where = []
         if contact_id is not None:
             where.append(col(Interaction.contact_id) == contact_id)

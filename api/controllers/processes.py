@@ -6,17 +6,15 @@ from typing import Any
 
 from litestar import Controller, MediaType, Request, get, post
 from litestar.datastructures import State
-from litestar.di import NamedDependency
 from litestar.params import FromPath
 from pydantic import BaseModel
 
 import bpf
 from api import lead_service
-from api.auth import EVERYONE, allow
-from api.db import Database
+from api.auth import EVERYONE, roles
 from api.keys import Principal
 from api.problems import not_found
-from api.settings import Settings
+from api.services import services
 from bpf.diagram import mermaid
 from bpf.schema import ProcessDef
 
@@ -52,14 +50,16 @@ def _named(catalog: bpf.Catalog, name: str) -> bpf.Process:
 class ProcessController(Controller):
     path = "/api/processes"
     tags = ["processes"]
-    guards = [allow(*EVERYONE)]
+    opt = roles(*EVERYONE)
 
     @get("/", sync_to_thread=False, operation_id="ListProcesses")
-    def list(self, catalog: NamedDependency[bpf.Catalog]) -> list[ProcessRead]:
+    def list(self, request: Request[Principal, Any, State]) -> list[ProcessRead]:
+        catalog = services(request).catalog
         return [_read(catalog, p) for p in catalog.processes.values()]
 
     @get("/{name:str}", sync_to_thread=False, operation_id="GetProcess")
-    def read(self, name: FromPath[str], catalog: NamedDependency[bpf.Catalog]) -> ProcessRead:
+    def read(self, request: Request[Principal, Any, State], name: FromPath[str]) -> ProcessRead:
+        catalog = services(request).catalog
         return _read(catalog, _named(catalog, name))
 
     @get(
@@ -68,13 +68,14 @@ class ProcessController(Controller):
         media_type=MediaType.TEXT,
         operation_id="ProcessDiagram",
     )
-    def diagram(self, name: FromPath[str], catalog: NamedDependency[bpf.Catalog]) -> str:
+    def diagram(self, request: Request[Principal, Any, State], name: FromPath[str]) -> str:
         """The process as a Mermaid state diagram."""
+        catalog = services(request).catalog
         return mermaid(_named(catalog, name))
 
     @post(
         "/reload",
-        guards=[allow()],
+        opt=roles(),
         sync_to_thread=True,
         status_code=200,
         operation_id="ReloadProcesses",
@@ -82,14 +83,13 @@ class ProcessController(Controller):
     def reload(
         self,
         request: Request[Principal, Any, State],
-        db: NamedDependency[Database],
-        settings: NamedDependency[Settings],
     ) -> ReloadResult:
         """Read stages.yaml again. Refused (nothing changes) when it is invalid, or when it drops
         a stage that leads are in without mapping it to a new name."""
+        db, settings = services(request).db, services(request).settings
         catalog = bpf.Catalog.from_file(settings.stages_path())
         relocations = lead_service.adopt(db, catalog)
-        request.app.state.catalog = catalog
+        services(request).catalog = catalog
         return ReloadResult(
             source=catalog.source,
             processes=list(catalog.processes),

@@ -89,6 +89,11 @@ class ConsentChangeRead(BaseModel):
         return cls.model_validate(change, from_attributes=True)
 
 
+class ConsentPage(BaseModel):
+    items: list[ConsentChangeRead]
+    next_cursor: str | None
+
+
 class AccountFields(Input):
     industry: Text100 | None = None
     employees: NonNegative | None = None

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from api.schemas.common import Attributes, Email, Input, PositiveId, Reason, Text200
-from leads.models import ContextKind, Lead, LeadStatus, StageChange
+from leads.models import ContextKind, Lead, LeadRow, LeadStatus, StageChange
 
 
 class MarketingContext(Input):
@@ -84,33 +84,32 @@ class LeadRead(BaseModel):
     updated_at: dt.datetime
 
     @classmethod
-    def of(cls, lead: Lead, missing_steps: list[str]) -> LeadRead:
-        context = (
-            MarketingContext(kind=ContextKind(lead.context_kind), id=lead.context_id)
-            if lead.context_kind and lead.context_id
-            else None
-        )
-        assert lead.id is not None
+    def of(cls, lead: Lead | LeadRow, missing_steps: list[str]) -> LeadRead:
+        v = lead.values if isinstance(lead, LeadRow) else {n: getattr(lead, n) for n in FIELDS}
+        kind, ident = v["context_kind"], v["context_id"]
         return cls(
-            id=lead.id,
-            topic=lead.topic,
-            email=lead.email,
-            marketing_context=context,
-            parent_contact_id=lead.parent_contact_id,
-            parent_account_id=lead.parent_account_id,
-            status=LeadStatus(lead.status),
-            status_reason=lead.status_reason,
-            sales_ready=lead.sales_ready,
-            owner=lead.owner,
-            process=lead.process,
-            stage=lead.stage,
-            stage_entered_at=lead.stage_entered_at,
+            id=v["id"],
+            topic=v["topic"],
+            email=v["email"],
+            marketing_context=MarketingContext(kind=kind, id=ident) if kind and ident else None,
+            parent_contact_id=v["parent_contact_id"],
+            parent_account_id=v["parent_account_id"],
+            status=v["status"],
+            status_reason=v["status_reason"],
+            sales_ready=v["sales_ready"],
+            owner=v["owner"],
+            process=v["process"],
+            stage=v["stage"],
+            stage_entered_at=v["stage_entered_at"],
             missing_steps=missing_steps,
-            attributes=lead.attributes,
-            version=lead.version,
-            created_at=lead.created_at,
-            updated_at=lead.updated_at,
+            attributes=v["attributes"],
+            version=v["version"],
+            created_at=v["created_at"],
+            updated_at=v["updated_at"],
         )
+
+
+FIELDS = tuple(Lead.model_fields)
 
 
 class LeadPage(BaseModel):

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
 from litestar.testing import TestClient
 from sqlmodel import select
 
-from api.app import Service
-from api.keys import ApiKey, Role, authenticate
+from api.app import Service, create_app, open_service
+from api.auth import KeyCache
+from api.keys import ApiKey, Principal, Role, authenticate, create_key
+from api.settings import Settings
 from tests.conftest import KeyMaker
 
 
@@ -22,13 +27,22 @@ def test_api_routes_need_a_key(app_client: TestClient) -> None:  # type: ignore[
     assert app_client.get("/schema/openapi.json").status_code == 200
 
 
+@pytest.fixture
+def uncached(settings: Settings) -> Iterator[tuple[TestClient, Service]]:  # type: ignore[type-arg]
+    """A service that checks the key of every request in the database."""
+    service = open_service(settings.model_copy(update={"key_cache_seconds": 0}))
+    with TestClient(create_app(service)) as client:
+        yield client, service
+    service.db.dispose()
+
+
 def test_keys_are_stored_hashed_and_revocation_takes_effect(
-    app_client: TestClient,
-    auth: KeyMaker,
-    service: Service,  # type: ignore[type-arg]
+    uncached: tuple[TestClient, Service],  # type: ignore[type-arg]
 ) -> None:
-    headers = auth(Role.MARKETER)
-    secret = headers["Authorization"].removeprefix("Bearer ")
+    app_client, service = uncached
+    with service.db.write() as session:
+        _, secret = create_key(session, Role.MARKETER, "marketer tester")
+    headers = {"Authorization": f"Bearer {secret}"}
     with service.db.read() as session:
         stored = session.exec(select(ApiKey).where(ApiKey.role == "marketer")).one()
     assert secret not in (stored.key_hash, stored.prefix)
@@ -43,6 +57,20 @@ def test_keys_are_stored_hashed_and_revocation_takes_effect(
     with service.db.read() as session:
         assert authenticate(session, secret) is None
     assert app_client.get("/api/leads", headers=headers).status_code == 401
+
+
+def test_a_process_trusts_a_checked_key_for_a_few_seconds_only() -> None:
+    now = [100.0]
+    cache = KeyCache(5, clock=lambda: now[0])
+    principal = Principal(key_id=1, name="k", role=Role.MARKETER)
+    cache.put("digest", principal)
+    assert cache.get("digest") == principal
+    now[0] += 4.9
+    assert cache.get("digest") == principal
+    now[0] += 0.2
+    assert cache.get("digest") is None
+    KeyCache(0).put("digest", principal)
+    assert KeyCache(0).get("digest") is None
 
 
 def test_every_role_reads_and_moves_but_only_admins_reload(

@@ -336,7 +336,7 @@ def test_a_lead_can_switch_process(app_client: TestClient, auth: KeyMaker, tmp_p
     text = bpf.bundled_stages_file().read_text() + (
         "  - name: nurture\n    stages:\n      - name: warming\n      - name: warm\n"
     )
-    app_client.app.state.catalog = bpf.Catalog(parse(text, "stages.yaml"), "stages.yaml")
+    app_client.app.state.services.catalog = bpf.Catalog(parse(text, "stages.yaml"), "stages.yaml")
     app_client.headers.update(auth(Role.SALESPERSON))
     lead = create(app_client)
     lead = move(app_client, lead, process="nurture", reason="not buying this year").json()

@@ -1,0 +1,71 @@
+"""Recording moves: who moved a lead, from where to where, and how long it had stayed."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, insert
+
+import bpf
+from api.keys import Principal
+from leads.models import StageChange
+
+
+@dataclass(frozen=True)
+class Actor:
+    kind: bpf.Actor
+    name: str | None
+
+    @classmethod
+    def user(cls, principal: Principal) -> Actor:
+        return cls(bpf.Actor.USER, principal.name)
+
+    @property
+    def automated(self) -> bool:
+        return self.kind is not bpf.Actor.USER
+
+
+SCORING = Actor(bpf.Actor.SCORING, None)
+
+
+def history_rows(
+    lead_id: int,
+    process: str,
+    moves: Sequence[bpf.Move],
+    entered: dt.datetime,
+    actor: Actor,
+    reason: str | None,
+    now: dt.datetime,
+) -> list[dict[str, Any]]:
+    """The stage_change rows for a lead's moves, made in order at `now`; `entered` is when it
+    entered the stage the first move leaves."""
+    rows = []
+    for move in moves:
+        rows.append(
+            {
+                "lead_id": lead_id,
+                "from_process": move.from_process,
+                "process": process,
+                "from_stage": move.from_stage,
+                "to_stage": move.to_stage,
+                "trigger": move.trigger,
+                "actor": actor.kind.value,
+                "actor_name": actor.name,
+                "reason": reason,
+                "at": now,
+                "seconds_in_stage": max((now - entered).total_seconds(), 0.0),
+            }
+        )
+        entered = now
+    return rows
+
+
+INSERT = insert(StageChange.__table__)  # type: ignore[attr-defined]
+
+
+def record(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        connection.execute(INSERT, rows)

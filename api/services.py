@@ -1,0 +1,33 @@
+"""What request handlers work with: the service's parts, held in the application's state.
+
+Handlers read them from the request rather than through dependency injection, which costs a
+request more than the work of most handlers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import Request
+from litestar.datastructures import State
+
+import bpf
+from api.auth import KeyCache
+from api.db import Database
+from api.evaluation_runner import Runner
+from api.settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    catalog: bpf.Catalog  # replaced whole when stages.yaml is reloaded
+    runner: Runner
+    key_cache: KeyCache
+
+
+def services(request: Request[Any, Any, State]) -> Services:
+    found: Services = request.app.state.services
+    return found

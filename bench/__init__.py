@@ -1,0 +1,1 @@
+"""Benchmarks of the leadflow service: `python -m bench <scenario>` from the repository root."""

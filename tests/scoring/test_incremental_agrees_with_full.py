@@ -1,0 +1,175 @@
+"""Incremental scoring (each interaction re-scores its leads at once) and full evaluation (every
+lead at once, set-based) give the same scores, grades and outcomes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import delete, insert, update
+from sqlmodel import select
+
+from api import scoring_service
+from api.app import Service, open_service
+from api.lead_service import add_lead
+from api.moves import Actor
+from api.schemas.leads import LeadCreate
+from api.settings import Settings
+from bpf import Actor as ActorKind
+from leads.models import Account, Contact, Interaction, Lead, StageChange
+from leads.types import epoch, utcnow
+from scoring.definition import BehaviourRule, Count, ScoringDefinition
+from scoring.tables import AccountScore, EvaluationRun, LeadScore, ModelStatus, ScoringModel
+from tests.scoring.test_sql_agrees_with_python import definitions, worlds
+
+USER = Actor(ActorKind.USER, "tester")
+
+
+@pytest.fixture
+def scoring(settings: Settings) -> Iterator[Service]:
+    service = open_service(settings)
+    yield service
+    service.db.dispose()
+
+
+def _reset(service: Service) -> None:
+    with service.db.write() as session:
+        for table in (
+            LeadScore,
+            AccountScore,
+            EvaluationRun,
+            ScoringModel,
+            StageChange,
+            Interaction,
+            Lead,
+            Contact,
+            Account,
+        ):
+            session.execute(delete(table))
+
+
+def _evaluate(service: Service, at: dt.datetime) -> EvaluationRun:
+    run = scoring_service.new_run(service.db)
+    assert run.id is not None
+    return scoring_service.evaluate(service.db, service.catalog, run.id, as_of=at)
+
+
+def _state(service: Service) -> tuple[dict[Any, Any], dict[int, Any]]:
+    with service.db.read() as session:
+        scores = {
+            (s.model_id, s.lead_id): (s.score, s.grade, s.reached)
+            for s in session.exec(select(LeadScore))
+        }
+        leads = {
+            lead.id: (lead.stage, lead.sales_ready, lead.scored_at is not None)
+            for lead in session.exec(select(Lead))
+        }
+    return scores, leads
+
+
+def _monotone(model: ScoringDefinition) -> bool:
+    """Whether a new interaction can only raise a lead's score."""
+    return all(
+        rule.points >= 0 and rule.count is not Count.NONE
+        for rule in model.rules
+        if isinstance(rule, BehaviourRule)
+    )
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(definition=definitions(), world=worlds(), switches=st.tuples(st.booleans(), st.booleans()))
+def test_incremental_and_full_agree(
+    scoring: Service, definition: dict[str, Any], world: dict[str, Any], switches: tuple[bool, bool]
+) -> None:
+    _reset(scoring)
+    at = utcnow() + dt.timedelta(hours=1)
+    model = ScoringDefinition.model_validate(definition)
+    with scoring.db.write() as session:
+        from scoring.tables import ScoringConfiguration
+
+        session.execute(delete(ScoringConfiguration))
+        session.add(
+            ScoringConfiguration(
+                name="t",
+                automatic_sales_ready=switches[0],
+                automated_marketing_qualification=switches[1],
+            )
+        )
+        account = Account(name="Acme", **world["account"])
+        session.add(account)
+        session.flush()
+        contact = Contact(account_id=account.id, **world["contact"])
+        session.add(contact)
+        session.flush()
+        leads = [
+            add_lead(
+                session,
+                scoring.catalog,
+                LeadCreate(
+                    topic=spec["topic"],
+                    sales_ready=spec["sales_ready"],
+                    attributes=spec["attributes"],
+                    parent_contact_id=contact.id if spec["has_contact"] else None,
+                ),
+                USER,
+            ).id
+            for spec in world["leads"]
+        ]
+    initial = _state(scoring)[1]
+    with scoring.db.write() as session:
+        session.add(
+            ScoringModel(
+                name="m", status=ModelStatus.LIVE.value, definition=model.model_dump(mode="json")
+            )
+        )
+
+    # Incremental: the model goes live (scoring everyone), then each interaction arrives.
+    _evaluate(scoring, at)
+    for spec in world["interactions"]:
+        lead_id = (
+            leads[spec["lead"]] if spec["lead"] is not None and spec["lead"] < len(leads) else None
+        )
+        occurred = at - dt.timedelta(seconds=abs(spec["age"]))
+        row = {
+            "kind": spec["kind"],
+            "target": spec["target"],
+            "properties": {"campaign": spec["campaign"]} if spec["campaign"] else {},
+            "occurred_at": occurred,
+            "occurred_epoch": epoch(occurred),
+            "contact_id": contact.id,
+            "lead_id": lead_id,
+        }
+        with scoring.db.write() as session:
+            session.execute(insert(Interaction), [row])
+            scoring_service.rescore_interactions(session, scoring.catalog, [row], now=at)
+    incremental = _state(scoring)
+
+    # A full evaluation now finds nothing to change.
+    again = _evaluate(scoring, at)
+    assert (again.changed, again.outcomes) == (0, 0)
+    assert _state(scoring) == incremental
+
+    # Full: back to before scoring, then one evaluation of everything.
+    with scoring.db.write() as session:
+        session.execute(delete(LeadScore))
+        session.execute(delete(StageChange).where(StageChange.actor != ActorKind.USER.value))
+        for lead_id, (stage, sales_ready, _) in initial.items():
+            session.execute(
+                update(Lead)
+                .where(Lead.id == lead_id)
+                .values(stage=stage, sales_ready=sales_ready, scored_at=None)
+            )
+    _evaluate(scoring, at)
+    full = _state(scoring)
+
+    assert full[0] == incremental[0]
+    if _monotone(model):
+        assert full[1] == incremental[1]
