@@ -29,16 +29,34 @@ class Database:
             if self.url.database in (None, "", ":memory:"):
                 raise ValueError("leadflow needs a SQLite file, not an in-memory database")
             self.engine = self._sqlite_engine(echo=echo)
+            # One connection writes. Writers wait their turn for it in the pool, in order,
+            # instead of polling SQLite's lock, and its page cache stays valid from one
+            # transaction to the next (a connection's cache is dropped when another wrote).
+            # Checkpoints come every 40 MB of WAL rather than 4: a batch of interactions
+            # touches ~1,000 index pages, and a page written by many commits is copied once.
+            self.write_engine = self._sqlite_engine(
+                echo=echo,
+                pool_size=1,
+                max_overflow=0,
+                pool_timeout=30,
+                cache_mib=64,
+                checkpoint_pages=10_000,
+            ).execution_options(**{WRITE: True})
         else:
             self.engine = create_engine(
                 self.url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20
             )
-        # The same pool; a transaction begun through it is a write transaction.
-        self.write_engine = self.engine.execution_options(**{WRITE: True})
+            # The same pool; a transaction begun through it is a write transaction.
+            self.write_engine = self.engine.execution_options(**{WRITE: True})
 
-    def _sqlite_engine(self, *, echo: bool) -> Engine:
+    def _sqlite_engine(
+        self, *, echo: bool, cache_mib: int = 2, checkpoint_pages: int = 1000, **pool: Any
+    ) -> Engine:
         engine = create_engine(
-            self.url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}
+            self.url,
+            echo=echo,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            **pool,
         )
 
         @event.listens_for(engine, "connect")
@@ -50,6 +68,8 @@ class Database:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA cache_size=-{cache_mib * 1024}")
+            cursor.execute(f"PRAGMA wal_autocheckpoint={checkpoint_pages}")
             cursor.close()
 
         @event.listens_for(engine, "begin")
@@ -83,6 +103,7 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        self.write_engine.engine.dispose()
 
 
 def writing(connection: Connection) -> Connection:
