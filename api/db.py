@@ -103,7 +103,7 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
-        self.write_engine.engine.dispose()
+        self.write_engine.dispose()
 
 
 def writing(connection: Connection) -> Connection:
