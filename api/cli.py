@@ -195,7 +195,7 @@ def import_(
             dry_run=dry_run, skip_bad_rows=skip_bad_rows, source=f"import of {file.name}"
         )
         actor = Actor(bpf.Actor.USER, "leadflow import")
-        kinds = csvimport.known_kinds(settings.custom_interaction_kinds())
+        kinds = settings.known_interaction_kinds()
         with _import_progress(size) as progress:
             if stdin:
                 with import_service.text_lines(sys.stdin.buffer) as lines:

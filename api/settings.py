@@ -8,6 +8,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 import bpf
+from leads.models import INTERACTION_KINDS
 
 
 class Settings(BaseSettings):
@@ -48,8 +49,10 @@ class Settings(BaseSettings):
         description="Custom interaction kinds, comma-separated, besides the built-in ones.",
     )
 
-    def custom_interaction_kinds(self) -> tuple[str, ...]:
-        return tuple(k.strip() for k in self.interaction_kinds.split(",") if k.strip())
+    def known_interaction_kinds(self) -> tuple[str, ...]:
+        """The built-in interaction kinds, then the custom ones."""
+        custom = (k.strip() for k in self.interaction_kinds.split(",") if k.strip())
+        return (*INTERACTION_KINDS, *custom)
 
     def stages_path(self) -> Path:
         if self.stages_file is not None:

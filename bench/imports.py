@@ -33,6 +33,7 @@ from bench.database import bench_database
 from bench.report import print_result
 from leads import csvimport
 from leads.csvimport import Kind
+from leads.models import INTERACTION_KINDS
 from leads.types import epoch
 
 NAME = "import"
@@ -285,7 +286,7 @@ def timed_import(
             mapping=mapping,
             options=import_service.Options(batch_rows=batch_rows, source="bench"),
             actor=Actor(bpf.Actor.USER, "bench"),
-            interaction_kinds=csvimport.known_kinds(),
+            interaction_kinds=INTERACTION_KINDS,
             progress=progress,
         )
     finally:

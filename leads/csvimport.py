@@ -22,7 +22,6 @@ from typing import Any
 import yaml
 
 from leads.models import (
-    INTERACTION_KINDS,
     Account,
     ConsentLevel,
     Contact,
@@ -182,10 +181,6 @@ _TABLES = {
 
 def reserved_names(kind: Kind) -> frozenset[str]:
     return frozenset(_TABLES[kind].model_fields) - {f.name for f in FIELDS[kind]}
-
-
-def known_kinds(custom: Iterable[str] = ()) -> tuple[str, ...]:
-    return (*INTERACTION_KINDS, *custom)
 
 
 # -- converting one cell ------------------------------------------------------------------------

@@ -14,9 +14,8 @@ from api import import_service
 from api.cli import app
 from api.db import Database
 from api.moves import Actor
-from leads import csvimport
 from leads.csvimport import Kind
-from leads.models import Contact, Interaction
+from leads.models import INTERACTION_KINDS, Contact, Interaction
 
 runner = CliRunner()
 BUNDLED = bpf.bundled_stages_file()
@@ -204,7 +203,7 @@ def test_the_file_is_read_as_the_batches_are_written(env: str) -> None:
             lines(),
             options=import_service.Options(batch_rows=size),
             actor=Actor(bpf.Actor.USER, "test"),
-            interaction_kinds=csvimport.known_kinds(),
+            interaction_kinds=INTERACTION_KINDS,
             progress=progress,
         )
         with db.read() as session:

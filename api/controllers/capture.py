@@ -9,11 +9,9 @@ from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlmodel import Session, col, select
 
-import bpf
 from api import capture_service as service
 from api.auth import EVERYONE, roles
 from api.controllers.interactions import IdempotencyKey
-from api.db import Database
 from api.idempotency import run_once
 from api.keys import Principal, Role
 from api.moves import Actor
@@ -29,8 +27,7 @@ from api.schemas.capture import (
     SubmissionResult,
 )
 from api.services import services
-from api.settings import Settings
-from leads.models import INTERACTION_KINDS, Form, LeadgenSource, MatchingStrategy
+from leads.models import Form, LeadgenSource, MatchingStrategy
 
 CONFIGURERS = roles(Role.MARKETER)
 CAPTURERS = roles(Role.MARKETER, Role.SERVICE)
@@ -107,16 +104,8 @@ class FormController(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> Response[SubmissionResult]:
         """Match the submission to a contact and a lead (or create them) and record it."""
-        db, catalog, settings = (
-            services(request).db,
-            services(request).catalog,
-            services(request).settings,
-        )
         return _capture(
             request,
-            db,
-            catalog,
-            settings,
             form_id,
             "form",
             "form_submit",
@@ -146,16 +135,8 @@ class EventController(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> Response[SubmissionResult]:
         """A registration for an event (a form of kind event), matched like a submission."""
-        db, catalog, settings = (
-            services(request).db,
-            services(request).catalog,
-            services(request).settings,
-        )
         return _capture(
             request,
-            db,
-            catalog,
-            settings,
             event_id,
             "event",
             "event_registration",
@@ -180,16 +161,8 @@ class EventController(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> Response[SubmissionResult]:
         """Someone arrived at the event."""
-        db, catalog, settings = (
-            services(request).db,
-            services(request).catalog,
-            services(request).settings,
-        )
         return _capture(
             request,
-            db,
-            catalog,
-            settings,
             event_id,
             "event",
             "event_checkin",
@@ -240,21 +213,13 @@ class LeadgenController(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> Response[SubmissionResult]:
         """A response from the external form, as its sender posts it."""
-        db, catalog, settings = (
-            services(request).db,
-            services(request).catalog,
-            services(request).settings,
-        )
-        with db.read() as session:
+        with services(request).db.read() as session:
             source = session.get(LeadgenSource, source_id)
         if source is None:
             raise not_found("lead-gen source", source_id)
         submission = service.leadgen_submission(source, data)
         return _capture(
             request,
-            db,
-            catalog,
-            settings,
             source.form_id,
             None,
             "form_submit",
@@ -266,9 +231,6 @@ class LeadgenController(Controller):
 
 def _capture(
     request: Request[Principal, Any, Any],
-    db: Database,
-    catalog: bpf.Catalog,
-    settings: Settings,
     form_id: str,
     kind: str | None,
     interaction_kind: str,
@@ -276,7 +238,9 @@ def _capture(
     dry_run: bool,
     idempotency_key: str | None,
 ) -> Response[SubmissionResult]:
-    kinds = set(INTERACTION_KINDS) | set(settings.custom_interaction_kinds())
+    parts = services(request)
+    db, catalog = parts.db, parts.catalog
+    kinds = parts.settings.known_interaction_kinds()
     actor = Actor.user(request.user)
 
     def work(session: Session) -> tuple[int, Any]:

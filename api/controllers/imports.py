@@ -190,7 +190,7 @@ class ImportController(Controller):
                 columns,
                 options,
                 Actor.user(request.user),
-                (*csvimport.known_kinds(settings.custom_interaction_kinds()),),
+                settings.known_interaction_kinds(),
             )
             report = await anyio.to_thread.run_sync(work)
         return ImportResult.of(report)

@@ -21,7 +21,7 @@ from api.schemas.interactions import (
     InteractionRead,
 )
 from api.services import services
-from leads.models import INTERACTION_KINDS, Interaction
+from leads.models import Interaction
 
 IdempotencyKey = Annotated[
     str | None,
@@ -56,7 +56,7 @@ class InteractionController(Controller):
             services(request).catalog,
             services(request).settings,
         )
-        kinds = set(INTERACTION_KINDS) | set(settings.custom_interaction_kinds())
+        kinds = settings.known_interaction_kinds()
 
         def work(session: Session) -> tuple[int, Any]:
             stored = interaction_service.store(session, data.interactions, kinds)

@@ -29,7 +29,6 @@ from api.schemas.scoring import (
 )
 from api.services import services
 from api.versioning import etag
-from leads.models import INTERACTION_KINDS
 from scoring.tables import EvaluationRun, RunStatus, ScoringConfiguration, ScoringModel
 
 MODELLERS = roles(Role.MARKETER)
@@ -117,7 +116,7 @@ class ScoringModelController(Controller):
         evaluation scores every lead in the model's audience (follow it at
         /api/evaluations/{id})."""
         db, settings = services(request).db, services(request).settings
-        kinds = set(INTERACTION_KINDS) | set(settings.custom_interaction_kinds())
+        kinds = settings.known_interaction_kinds()
         model, run = model_service.go_live(db, model_id, if_match, kinds)
         assert run.id is not None
         services(request).runner.submit(run.id)
