@@ -18,6 +18,9 @@ from scoring.tables import LeadScore
 
 BATCH = 2000
 
+# The lead fields an outcome can change: a model that reads one is scored again after it.
+WRITES = frozenset({"lead.sales_ready", "lead.stage"})
+
 
 def fire(
     session: Session,
@@ -26,8 +29,8 @@ def fire(
     switches: Mapping[str, bool],
     now: dt.datetime,
     actor: Actor = SCORING,
-) -> int:
-    """Fire the scoring outcomes due on the leads in scope; return how many leads changed.
+) -> list[int]:
+    """Fire the scoring outcomes due on the leads in scope; return the leads that changed.
 
     Outcomes follow from state, not from events: a lead never scored that now has a score
     receives lead_scored; an open lead not yet sales ready with a score that reached its
@@ -60,7 +63,7 @@ def fire(
         .with_for_update(of=Lead, key_share=True)  # type: ignore[arg-type]
         .execution_options(yield_per=BATCH)
     )
-    changed = 0
+    changed: list[int] = []
     for rows in session.execute(query).mappings().partitions():
         updates: list[dict[str, Any]] = []
         history: list[dict[str, Any]] = []
@@ -96,5 +99,5 @@ def fire(
             updates.sort(key=lambda values: tuple(values))
             session.execute(update(Lead), updates)
             record(session.connection(), history)
-            changed += len(updates)
+            changed += [values["id"] for values in updates]
     return changed

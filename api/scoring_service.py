@@ -212,12 +212,38 @@ def rescore(
         source = compiler.leads(leads).subquery("result")
         ids = [m.id for m in compiler.lead_models]
         write(session, "lead", source, lambda c: c.in_(leads), ids, now)
-        outcomes.fire(session, catalog, col(Lead.id).in_(leads), switches(session), now)
+        fired = outcomes.fire(session, catalog, col(Lead.id).in_(leads), switches(session), now)
+        settle(session, catalog, compiler, fired, now)
     accounts = sorted(set(account_ids))
     if accounts and compiler.account_models:
         source = compiler.accounts(accounts).subquery("result")
         ids = [m.id for m in compiler.account_models]
         write(session, "account", source, lambda c: c.in_(accounts), ids, now)
+
+
+def settle(
+    session: Session,
+    catalog: bpf.Catalog,
+    compiler: Compiler,
+    fired: Collection[int],
+    as_of: dt.datetime,
+) -> tuple[int, set[int]]:
+    """Outcomes change a lead's sales-ready mark and stage. When a live model reads either,
+    the leads that changed are scored again, and their new outcomes fired, until none is due:
+    the stored scores then agree with the leads as they are, whichever path scored them.
+    Each outcome fires once per lead, so this ends. Return the scores changed and the leads
+    whose outcomes fired."""
+    changed, leads = 0, set(fired)
+    if not any(m.fields & outcomes.WRITES for m in compiler.lead_models):
+        return changed, leads
+    ids = [m.id for m in compiler.lead_models]
+    while fired:
+        again = sorted(set(fired))
+        source = compiler.leads(again).subquery("result")
+        changed += write(session, "lead", source, lambda c, a=again: c.in_(a), ids, as_of)
+        fired = outcomes.fire(session, catalog, col(Lead.id).in_(again), switches(session), as_of)
+        leads |= set(fired)
+    return changed, leads
 
 
 def rescore_for(
@@ -401,17 +427,22 @@ def _evaluate(
                         still_live,
                         as_of,
                     )
-                    fired = 0
+                    fired: set[int] = set()
                     if entity == "lead":
-                        fired = outcomes.fire(
+                        first = outcomes.fire(
                             session,
                             catalog,
                             col(Lead.id).between(start, end),
                             switches(session),
                             utcnow(),
                         )
+                        everyone = Compiler(
+                            connection.dialect.name, live_models(connection), epoch(as_of)
+                        )
+                        more, fired = settle(session, catalog, everyone, first, as_of)
+                        changed += more
                     done = _count(session, entity, start, end)
-                    run = _advance(session, run_id, done, changed, fired)
+                    run = _advance(session, run_id, done, changed, len(fired))
                 if progress is not None:
                     progress(run)
                 start = end + 1

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, insert, update
 from sqlmodel import select
 
-from api import scoring_service
+from api import outcomes, scoring_service
 from api.app import Service, open_service
 from api.lead_service import add_lead
 from api.moves import Actor
@@ -69,6 +69,11 @@ def _state(service: Service) -> tuple[dict[Any, Any], dict[int, Any]]:
             for lead in session.exec(select(Lead))
         }
     return scores, leads
+
+
+def _reads_outcomes(model: ScoringDefinition) -> bool:
+    """Whether the model reads a field its own outcomes write (sales ready, stage)."""
+    return bool(model.fields & outcomes.WRITES)
 
 
 def _monotone(model: ScoringDefinition) -> bool:
@@ -170,6 +175,11 @@ def test_incremental_and_full_agree(
     _evaluate(scoring, at)
     full = _state(scoring)
 
-    assert full[0] == incremental[0]
+    # A lead stays sales ready when its score falls again, so when the model reads the
+    # sales-ready mark or the stage, what it says depends on the order in which interactions
+    # came: one full evaluation of all of them may not see what the incremental path saw on
+    # the way. Otherwise the scores agree, and so do the leads when scores only rise.
+    if _monotone(model) or not _reads_outcomes(model):
+        assert full[0] == incremental[0]
     if _monotone(model):
         assert full[1] == incremental[1]
