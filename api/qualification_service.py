@@ -210,7 +210,7 @@ class Published:
 
 _TABLE = Qualification.__table__  # type: ignore[attr-defined]
 _PUBLISHED = (
-    select_rows(_TABLE.c.id, _TABLE.c.version)
+    select_rows(_TABLE.c.id, _TABLE.c.version, _TABLE.c.updated_at)
     .where(_TABLE.c.status == QualificationStatus.PUBLISHED.value)
     .order_by(_TABLE.c.id)
 )
