@@ -454,3 +454,15 @@ def test_marketing_qualified_fires_automations_as_qualification(
             assert history(client, made["id"]) == [("qualified", "qualify", "qualification")]
     finally:
         service.db.dispose()
+
+
+def test_a_body_nested_too_deeply_is_refused_without_harm(marketer: TestClient) -> None:  # type: ignore[type-arg]
+    live(marketer, ENGAGEMENT, "engagement")
+    test = '{"model": "engagement", "score_at_least": 1}'
+    body = '{"name": "x", "criteria": ' + '{"all": [' * 20_000 + test + "]}" * 20_000 + "}"
+    refused = marketer.post(
+        "/api/qualifications", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert refused.status_code == 400
+    assert refused.json()["detail"] == "the JSON body nests too deeply"
+    assert marketer.get("/api/qualifications").json() == []
