@@ -114,8 +114,9 @@ def create(db: Database, data: QualificationCreate) -> Qualification:
 
 def update(
     db: Database, ident: int, if_match: str | None, data: QualificationUpdate
-) -> Qualification:
-    """Change a draft or a stopped qualification; a published one is read-only."""
+) -> tuple[Qualification, list[tuple[str, str]]]:
+    """Change a draft or a stopped qualification; a published one is read-only. Return it
+    with its warnings."""
     criteria = _parse(data.criteria) if data.criteria is not None else None
     with db.write() as session:
         row = locked(session, Qualification, ident, if_match, KIND)
@@ -139,7 +140,7 @@ def update(
                 setattr(row, key, value)
             row.version += 1
             row.updated_at = utcnow()
-    return row
+        return row, warnings(session, row)
 
 
 def publish(
@@ -171,8 +172,11 @@ def publish(
     return row, run, new
 
 
-def stop(db: Database, ident: int, if_match: str | None) -> Qualification:
-    """Stop qualifying; the leads it qualified stay as they are."""
+def stop(
+    db: Database, ident: int, if_match: str | None
+) -> tuple[Qualification, list[tuple[str, str]]]:
+    """Stop qualifying; the leads it qualified stay as they are. Return it with its
+    warnings."""
     with db.write() as session:
         row = locked(session, Qualification, ident, if_match, KIND)
         if row.status != QualificationStatus.PUBLISHED.value:
@@ -180,7 +184,7 @@ def stop(db: Database, ident: int, if_match: str | None) -> Qualification:
         row.status = QualificationStatus.STOPPED.value
         row.version += 1
         row.updated_at = utcnow()
-    return row
+        return row, warnings(session, row)
 
 
 def read(db: Database, ident: int) -> tuple[Qualification, list[tuple[str, str]]]:

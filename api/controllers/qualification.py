@@ -74,7 +74,7 @@ class QualificationController(Controller):
         """Change a draft or a stopped qualification. A published one is read-only: stop it
         first."""
         db = services(request).db
-        return _one(qualification_service.update(db, ident, if_match, data))
+        return _one(*qualification_service.update(db, ident, if_match, data))
 
     @post(
         "/{ident:int}/publish",
@@ -120,4 +120,4 @@ class QualificationController(Controller):
     ) -> Response[QualificationRead]:
         """Stop qualifying leads; those it qualified stay qualified."""
         db = services(request).db
-        return _one(qualification_service.stop(db, ident, if_match))
+        return _one(*qualification_service.stop(db, ident, if_match))

@@ -416,6 +416,7 @@ def test_a_stopped_model_makes_its_tests_fail_and_shows_a_warning(marketer: Test
     assert read(marketer, fitting["id"])["status_reason"] == MQ
 
     halted = marketer.post(f"/api/qualifications/{q['id']}/stop", headers=match(q["version"]))
+    assert halted.json()["warnings"] == shown["warnings"]
     again = marketer.post(
         f"/api/qualifications/{q['id']}/publish", headers=match(halted.json()["version"])
     )
