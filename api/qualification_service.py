@@ -159,11 +159,14 @@ def publish(
         row.published_at = now
         row.version += 1
         row.updated_at = now
+        # Locked, so that the runner cannot start it before this publication is committed.
         run = session.exec(
-            select(EvaluationRun).where(
+            select(EvaluationRun)
+            .where(
                 col(EvaluationRun.model_id).is_(None),
                 col(EvaluationRun.status) == RunStatus.QUEUED.value,
             )
+            .with_for_update()
         ).first()
         new = run is None
         if run is None:

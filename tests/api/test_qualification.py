@@ -11,8 +11,10 @@ import pytest
 from litestar.testing import TestClient
 
 import bpf
-from api.app import create_app, open_service
+from api import scoring_service
+from api.app import Service, create_app, open_service
 from api.keys import Role, create_key
+from api.services import Services
 from api.settings import Settings
 from tests.api.test_scoring import ago, contact, history, interact, lead, live, wait
 from tests.conftest import KeyMaker
@@ -51,6 +53,11 @@ FIT = {
 def marketer(app_client: TestClient, auth: KeyMaker) -> TestClient:  # type: ignore[type-arg]
     app_client.headers.update(auth(Role.MARKETER))
     return app_client
+
+
+def services(client: TestClient) -> Services:  # type: ignore[type-arg]
+    found: Services = client.app.state.services
+    return found
 
 
 def match(version: int) -> dict[str, str]:
@@ -467,3 +474,21 @@ def test_a_body_nested_too_deeply_is_refused_without_harm(marketer: TestClient) 
     assert refused.status_code == 400
     assert refused.json()["detail"] == "the JSON body nests too deeply"
     assert marketer.get("/api/qualifications").json() == []
+
+
+def test_publishing_joins_a_full_evaluation_already_queued(
+    marketer: TestClient,  # type: ignore[type-arg]
+    service: Service,
+) -> None:
+    live(marketer, ENGAGEMENT, "engagement")
+    person, made = person_lead(marketer)
+    opens(marketer, person)
+    queued = scoring_service.new_run(service.db)
+    draft = create(marketer, {"model": "engagement", "score_at_least": 10}).json()
+    started = marketer.post(f"/api/qualifications/{draft['id']}/publish", headers=match(1))
+    assert started.json()["evaluation"]["id"] == queued.id
+    assert queued.id is not None
+    assert read(marketer, made["id"])["status_reason"] == "new"
+    services(marketer).runner.submit(queued.id)
+    wait(marketer, queued.id)
+    assert read(marketer, made["id"])["status_reason"] == MQ
