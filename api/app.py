@@ -26,6 +26,7 @@ from api.controllers.imports import ImportController
 from api.controllers.interactions import InteractionController
 from api.controllers.leads import LeadController
 from api.controllers.processes import ProcessController
+from api.controllers.qualification import QualificationController
 from api.controllers.scoring import (
     ConfigurationController,
     EvaluationController,
@@ -109,6 +110,7 @@ def create_app(service: Service) -> Litestar:
             ScoringModelController,
             ConfigurationController,
             EvaluationController,
+            QualificationController,
             lead_scores,
             account_scores,
         ],

@@ -19,6 +19,7 @@ from scoring.tables import (
     AccountScore,
     EvaluationRun,
     LeadScore,
+    Qualification,
     ScoringConfiguration,
     ScoringModel,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "LeadScore",
     "LeadgenSource",
     "MatchingStrategy",
+    "Qualification",
     "ScoringConfiguration",
     "ScoringModel",
     "ServiceSecret",

@@ -29,6 +29,7 @@ class Actor:
 
 
 SCORING = Actor(bpf.Actor.SCORING, None)
+QUALIFICATION = Actor(bpf.Actor.QUALIFICATION, None)
 
 
 def history_rows(

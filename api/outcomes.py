@@ -18,8 +18,9 @@ from scoring.tables import LeadScore
 
 BATCH = 2000
 
-# The lead fields an outcome can change: a model that reads one is scored again after it.
-WRITES = frozenset({"lead.sales_ready", "lead.stage"})
+# The lead fields an outcome (of scoring or of qualification) can change: a model that reads
+# one is scored again after it.
+WRITES = frozenset({"lead.sales_ready", "lead.stage", "lead.status_reason"})
 
 
 def fire(
@@ -77,27 +78,55 @@ def fire(
             if marking and row["reached"] and not row["sales_ready"]:
                 values["sales_ready"] = lead.values["sales_ready"] = True
                 outcomes.append("sales_ready")
-            process = catalog.processes.get(lead.process)
-            moves: list[bpf.Move] = []
-            if process is not None and row["status"] == LeadStatus.OPEN.value:
-                moves = process.apply_outcomes(
-                    lead, outcomes, automated=actor.automated, switches=switches
-                )
-            if moves:
-                values["stage"] = moves[-1].to_stage
-                values["stage_entered_at"] = now
-                history += history_rows(
-                    row["id"], lead.process, moves, row["stage_entered_at"], actor, None, now
-                )
-            values["version"] = row["version"] + 1
-            values["updated_at"] = now
+            history += follow(catalog, lead, values, outcomes, switches, actor, now)
             updates.append(values)
-        if updates:
-            # Rows that set the same columns go in one executemany: the leads with a move,
-            # with sales_ready, with neither, rather than a statement each time the kind
-            # changes from one lead to the next.
-            updates.sort(key=lambda values: tuple(values))
-            session.execute(update(Lead), updates)
-            record(session.connection(), history)
-            changed += [values["id"] for values in updates]
+        changed += write(session, updates, history)
     return changed
+
+
+def follow(
+    catalog: bpf.Catalog,
+    lead: LeadRow,
+    values: dict[str, Any],
+    outcomes: list[str],
+    switches: Mapping[str, bool],
+    actor: Actor,
+    now: dt.datetime,
+) -> list[dict[str, Any]]:
+    """Fire the automations of an open lead's outcomes: add the move and the new version to
+    the lead's changed `values`, and return the history rows of its moves."""
+    process = catalog.processes.get(lead.process)
+    moves: list[bpf.Move] = []
+    history: list[dict[str, Any]] = []
+    if process is not None and lead.values["status"] == LeadStatus.OPEN.value:
+        moves = process.apply_outcomes(lead, outcomes, automated=actor.automated, switches=switches)
+    if moves:
+        values["stage"] = moves[-1].to_stage
+        values["stage_entered_at"] = now
+        history = history_rows(
+            lead.values["id"],
+            lead.process,
+            moves,
+            lead.values["stage_entered_at"],
+            actor,
+            None,
+            now,
+        )
+    values["version"] = lead.values["version"] + 1
+    values["updated_at"] = now
+    return history
+
+
+def write(
+    session: Session, updates: list[dict[str, Any]], history: list[dict[str, Any]]
+) -> list[int]:
+    """Write the leads' changed values and their moves; return the leads changed."""
+    if not updates:
+        return []
+    # Rows that set the same columns go in one executemany: the leads with a move, with
+    # sales_ready, with neither, rather than a statement each time the kind changes from one
+    # lead to the next.
+    updates.sort(key=lambda values: tuple(values))
+    session.execute(update(Lead), updates)
+    record(session.connection(), history)
+    return [values["id"] for values in updates]

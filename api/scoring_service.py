@@ -30,7 +30,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 import bpf
-from api import outcomes
+from api import outcomes, qualification_service
 from api.bulk import in_values
 from api.db import Database, writing
 from leads.models import Account, Contact, Lead
@@ -212,13 +212,24 @@ def rescore(
         source = compiler.leads(leads).subquery("result")
         ids = [m.id for m in compiler.lead_models]
         write(session, "lead", source, lambda c: c.in_(leads), ids, now)
-        fired = outcomes.fire(session, catalog, col(Lead.id).in_(leads), switches(session), now)
+        fired = fire(session, catalog, col(Lead.id).in_(leads), now)
         settle(session, catalog, compiler, fired, now)
     accounts = sorted(set(account_ids))
     if accounts and compiler.account_models:
         source = compiler.accounts(accounts).subquery("result")
         ids = [m.id for m in compiler.account_models]
         write(session, "account", source, lambda c: c.in_(accounts), ids, now)
+
+
+def fire(
+    session: Session, catalog: bpf.Catalog, scope: ColumnElement[bool], now: dt.datetime
+) -> list[int]:
+    """What the scores of the leads in scope set off: scoring's outcomes, then qualification
+    by the published qualifications. Return the leads that changed."""
+    on = switches(session)
+    scored = outcomes.fire(session, catalog, scope, on, now)
+    qualified = qualification_service.apply(session, catalog, scope, on, now)
+    return sorted({*scored, *qualified})
 
 
 def settle(
@@ -228,11 +239,11 @@ def settle(
     fired: Collection[int],
     as_of: dt.datetime,
 ) -> tuple[int, set[int]]:
-    """Outcomes change a lead's sales-ready mark and stage. When a live model reads either,
-    the leads that changed are scored again, and their new outcomes fired, until none is due:
-    the stored scores then agree with the leads as they are, whichever path scored them.
-    Each outcome fires once per lead, so this ends. Return the scores changed and the leads
-    whose outcomes fired."""
+    """Outcomes change a lead's sales-ready mark, status reason and stage. When a live model
+    reads one, the leads that changed are scored again, and their new outcomes fired, until
+    none is due: the stored scores then agree with the leads as they are, whichever path
+    scored them. Each outcome fires once per lead, so this ends. Return the scores changed
+    and the leads whose outcomes fired."""
     changed, leads = 0, set(fired)
     if not any(m.fields & outcomes.WRITES for m in compiler.lead_models):
         return changed, leads
@@ -241,7 +252,7 @@ def settle(
         again = sorted(set(fired))
         source = compiler.leads(again).subquery("result")
         changed += write(session, "lead", source, lambda c, a=again: c.in_(a), ids, as_of)
-        fired = outcomes.fire(session, catalog, col(Lead.id).in_(again), switches(session), as_of)
+        fired = fire(session, catalog, col(Lead.id).in_(again), as_of)
         leads |= set(fired)
     return changed, leads
 
@@ -429,13 +440,7 @@ def _evaluate(
                     )
                     fired: set[int] = set()
                     if entity == "lead":
-                        first = outcomes.fire(
-                            session,
-                            catalog,
-                            col(Lead.id).between(start, end),
-                            switches(session),
-                            utcnow(),
-                        )
+                        first = fire(session, catalog, col(Lead.id).between(start, end), utcnow())
                         everyone = Compiler(
                             connection.dialect.name, live_models(connection), epoch(as_of)
                         )

@@ -104,3 +104,29 @@ class EvaluationRun(SQLModel, table=True):
     error: str | None = Field(default=None, max_length=2000)
     started_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     finished_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class QualificationStatus(StrEnum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    STOPPED = "stopped"
+
+
+class Qualification(SQLModel, table=True):
+    """Criteria over live scoring models, and what happens to an open lead that meets them.
+    Published, it qualifies leads; its criteria change only while it is a draft or stopped."""
+
+    __tablename__ = "qualification"
+    __table_args__ = (Index("ix_qualification_name", "name", unique=True),)
+
+    id: int | None = Field(default=None, sa_column=Column(Id, primary_key=True))
+    name: str = Field(max_length=100)
+    status: str = Field(default=QualificationStatus.DRAFT.value, max_length=10)
+    criteria: dict[str, Any] = Field(default_factory=dict, sa_type=JSONValue)
+    # The actions: the status reason becomes marketing_qualified; the lead is marked sales ready.
+    sets_marketing_qualified: bool = True
+    sets_sales_ready: bool = False
+    version: int = Field(default=1)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    published_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -1,0 +1,104 @@
+"""Qualifications over HTTP."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field, StringConstraints, model_validator
+
+from api.schemas.common import Input
+from scoring.tables import Qualification
+
+QualificationName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+
+CRITERIA: dict[str, Any] = {
+    "description": (
+        "A test of a live lead scoring model, {'model': name, 'score_at_least': N} or "
+        "{'model': name, 'grade_in': [grades]}, or a group of them, {'all': [...]} or "
+        "{'any': [...]}, nested at most 5 groups deep, with at most 40 tests."
+    ),
+    "examples": [
+        {
+            "any": [
+                {"model": "engagement", "score_at_least": 50},
+                {
+                    "all": [
+                        {"model": "fit", "grade_in": ["A", "B"]},
+                        {"model": "engagement", "score_at_least": 30},
+                    ]
+                },
+            ]
+        }
+    ],
+}
+
+
+class Actions(Input):
+    """What happens to an open lead that meets the criteria."""
+
+    marketing_qualified: bool = Field(
+        default=True, description="Set the lead's status reason to marketing_qualified."
+    )
+    sales_ready: bool = Field(
+        default=False,
+        description="Mark the lead sales ready (under the automatic_sales_ready switch).",
+    )
+
+    @model_validator(mode="after")
+    def _something(self) -> Actions:
+        if not (self.marketing_qualified or self.sales_ready):
+            raise ValueError("at least one action: marketing_qualified or sales_ready")
+        return self
+
+
+class QualificationCreate(Input):
+    name: QualificationName
+    criteria: dict[str, Any] = Field(**CRITERIA)
+    actions: Actions = Field(default_factory=Actions)
+
+
+class QualificationUpdate(Input):
+    name: QualificationName | None = None
+    criteria: dict[str, Any] | None = Field(default=None, **CRITERIA)
+    actions: Actions | None = None
+
+
+class CriteriaWarning(BaseModel):
+    field: str
+    reason: str
+
+
+class QualificationRead(BaseModel):
+    id: int
+    name: str
+    status: str
+    criteria: dict[str, Any]
+    actions: Actions
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    published_at: dt.datetime | None
+    warnings: list[CriteriaWarning] = Field(
+        description="Tests that cannot hold as the scoring models are now (a model stopped, "
+        "say): while published, such a test does not hold."
+    )
+
+    @classmethod
+    def of(cls, row: Qualification, warnings: list[tuple[str, str]]) -> QualificationRead:
+        assert row.id is not None
+        return cls(
+            id=row.id,
+            name=row.name,
+            status=row.status,
+            criteria=row.criteria,
+            actions=Actions(
+                marketing_qualified=row.sets_marketing_qualified,
+                sales_ready=row.sets_sales_ready,
+            ),
+            version=row.version,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            published_at=row.published_at,
+            warnings=[CriteriaWarning(field=f, reason=r) for f, r in warnings],
+        )
