@@ -67,6 +67,7 @@ def fire(
     for rows in session.execute(query).mappings().partitions():
         updates: list[dict[str, Any]] = []
         history: list[dict[str, Any]] = []
+        moved: dict[int, Any] = {}
         for row in rows:
             lead = LeadRow(dict(row))
             outcomes: list[str] = []
@@ -84,6 +85,7 @@ def fire(
                     lead, outcomes, automated=actor.automated, switches=switches
                 )
             if moves:
+                moved[row["id"]] = row
                 values["stage"] = moves[-1].to_stage
                 values["stage_entered_at"] = now
                 history += history_rows(
@@ -98,6 +100,6 @@ def fire(
             # changes from one lead to the next.
             updates.sort(key=lambda values: tuple(values))
             session.execute(update(Lead), updates)
-            record(session.connection(), history)
+            record(session.connection(), history, catalog, moved)
             changed += [values["id"] for values in updates]
     return changed
