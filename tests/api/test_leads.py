@@ -303,9 +303,9 @@ def test_status_reason_changes_within_open_and_status_only_through_disposition(
     lead = create(client)
     response = patch(client, lead, status_reason="lost")
     assert response.status_code == 422
-    assert "one of: new, contacted, marketing_qualified" in problem_fields(response)[
-        "status_reason"
-    ]
+    assert (
+        "one of: new, contacted, marketing_qualified" in problem_fields(response)["status_reason"]
+    )
     lead = patch(client, lead, status_reason="contacted").json()
     assert (lead["status"], lead["status_reason"]) == ("open", "contacted")
     for status in ("qualified", "disqualified"):
