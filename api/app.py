@@ -14,6 +14,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 import bpf
 from api import keys, lead_service, migrate
 from api.auth import KeyAuthentication, KeyCache
+from api.controllers.activities import ActivityController, lead_activities
 from api.controllers.capture import (
     EventController,
     FormController,
@@ -25,6 +26,7 @@ from api.controllers.health import VERSION, health, ready
 from api.controllers.imports import ImportController
 from api.controllers.interactions import InteractionController
 from api.controllers.leads import LeadController
+from api.controllers.opportunities import DispositionController, OpportunityController
 from api.controllers.processes import ProcessController
 from api.controllers.qualification import QualificationController
 from api.controllers.scoring import (
@@ -98,6 +100,10 @@ def create_app(service: Service) -> Litestar:
             health,
             ready,
             LeadController,
+            DispositionController,
+            ActivityController,
+            lead_activities,
+            OpportunityController,
             ProcessController,
             ContactController,
             AccountController,

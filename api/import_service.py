@@ -41,7 +41,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 import bpf
-from api import interaction_service, matching, privacy, scoring_service
+from api import activities, interaction_service, matching, privacy, scoring_service
 from api.bulk import in_values, insert_rows
 from api.db import Database
 from api.moves import Actor, history_rows
@@ -1099,6 +1099,8 @@ class _LeadWriter(_Writer):
         ]
         if history:
             insert_rows(connection, STAGE_CHANGES, tuple(history[0]), history)
+            moved = {s["id"]: s for s, _ in states if "_moves" in s}
+            activities.on_entry(connection, self.context.catalog, history, moved)
 
 
 # -- interactions -------------------------------------------------------------------------------

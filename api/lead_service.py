@@ -110,7 +110,7 @@ def add_lead(session: Session, catalog: bpf.Catalog, data: LeadCreate, actor: Ac
     session.add(lead)
     session.flush()
     moves = process.apply_outcomes(lead, outcomes, automated=False, switches={})
-    _record(session, lead, moves, actor, None, now)
+    _record(session, catalog, lead, moves, actor, None, now)
     _rescore(session, catalog, lead)
     return lead
 
@@ -147,7 +147,7 @@ def update_lead(
         moves = catalog.get(lead.process).apply_outcomes(
             lead, outcomes, automated=False, switches={}
         )
-        _record(session, lead, moves, actor, None, now)
+        _record(session, catalog, lead, moves, actor, None, now)
         _touch(lead, now)
         _rescore(session, catalog, lead)
     return lead
@@ -202,7 +202,7 @@ def move_lead(
         now = utcnow()
         entered = lead.values["stage_entered_at"]
         rows = history_rows(lead_id, lead.process, [move], entered, actor, request.reason, now)
-        record_moves(connection, rows)
+        record_moves(connection, rows, catalog, {lead_id: lead.values})
         changes = {
             "process": lead.process,
             "stage": lead.stage,
@@ -271,6 +271,7 @@ def _touch(lead: Lead, now: dt.datetime) -> None:
 
 def _record(
     session: Session,
+    catalog: bpf.Catalog,
     lead: Lead,
     moves: Sequence[bpf.Move],
     actor: Actor,
@@ -279,9 +280,16 @@ def _record(
 ) -> None:
     assert lead.id is not None
     rows = history_rows(lead.id, lead.process, moves, lead.stage_entered_at, actor, reason, now)
-    record_moves(session.connection(), rows)
+    leads = {lead.id: {"owner": lead.owner, "status": lead.status}}
+    record_moves(session.connection(), rows, catalog, leads)
     if moves:
         lead.stage_entered_at = now
+
+
+DISPOSITION_ROUTES = (
+    "a lead is qualified, disqualified or reopened through POST /api/leads/{id}/qualify, "
+    "/disqualify or /reopen, which keep who did it and why"
+)
 
 
 def _changes(catalog: bpf.Catalog, lead: Lead, data: LeadUpdate) -> dict[str, Any]:
@@ -302,6 +310,11 @@ def _changes(catalog: bpf.Catalog, lead: Lead, data: LeadUpdate) -> dict[str, An
             errors.append({"field": "topic", "reason": "a lead always has a topic"})
         elif name in ("status", "status_reason") and value is None:
             errors.append({"field": name, "reason": "cannot be cleared"})
+        elif name == "status" and value != lead.status:
+            errors.append({"field": "status", "reason": DISPOSITION_ROUTES})
+        elif name == "status_reason" and lead.status != LeadStatus.OPEN.value:
+            if value != lead.status_reason:
+                errors.append({"field": "status_reason", "reason": DISPOSITION_ROUTES})
         elif name in ("sales_ready",) and value is None:
             errors.append({"field": name, "reason": "must be true or false"})
         else:

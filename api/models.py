@@ -3,6 +3,7 @@
 from api.idempotency import IdempotencyRecord
 from api.keys import ApiKey
 from api.secrets import ServiceSecret
+from leads.activities import Activity
 from leads.models import (
     Account,
     ConsentChange,
@@ -15,6 +16,7 @@ from leads.models import (
     MatchingStrategy,
     StageChange,
 )
+from leads.opportunities import Disposition, Opportunity
 from scoring.tables import (
     AccountScore,
     EvaluationRun,
@@ -27,9 +29,11 @@ from scoring.tables import (
 __all__ = [
     "Account",
     "AccountScore",
+    "Activity",
     "ApiKey",
     "ConsentChange",
     "Contact",
+    "Disposition",
     "ErasedPerson",
     "EvaluationRun",
     "Form",
@@ -39,6 +43,7 @@ __all__ = [
     "LeadScore",
     "LeadgenSource",
     "MatchingStrategy",
+    "Opportunity",
     "Qualification",
     "ScoringConfiguration",
     "ScoringModel",

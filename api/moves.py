@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, insert
 
 import bpf
+from api import activities
 from api.keys import Principal
 from leads.models import StageChange
 
@@ -67,6 +68,16 @@ def history_rows(
 INSERT = insert(StageChange.__table__)  # type: ignore[attr-defined]
 
 
-def record(connection: Connection, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        connection.execute(INSERT, rows)
+def record(
+    connection: Connection,
+    rows: list[dict[str, Any]],
+    catalog: bpf.Catalog,
+    leads: Mapping[int, Mapping[str, Any]],
+) -> list[int]:
+    """Insert the history rows of moves, and make the activities of the stages the leads
+    entered (`leads`: each moved lead's `owner` and `status`, by id). Returns the ids of the
+    activities made."""
+    if not rows:
+        return []
+    connection.execute(INSERT, rows)
+    return activities.on_entry(connection, catalog, rows, leads)

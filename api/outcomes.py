@@ -80,7 +80,7 @@ def fire(
                 outcomes.append("sales_ready")
             history += follow(catalog, lead, values, outcomes, switches, actor, now)
             updates.append(values)
-        changed += write(session, updates, history)
+        changed += write(session, catalog, updates, history, {r["id"]: r for r in rows})
     return changed
 
 
@@ -118,9 +118,14 @@ def follow(
 
 
 def write(
-    session: Session, updates: list[dict[str, Any]], history: list[dict[str, Any]]
+    session: Session,
+    catalog: bpf.Catalog,
+    updates: list[dict[str, Any]],
+    history: list[dict[str, Any]],
+    leads: Mapping[int, Mapping[str, Any]],
 ) -> list[int]:
-    """Write the leads' changed values and their moves; return the leads changed."""
+    """Write the leads' changed values and their moves (`leads`: each lead's row as it was
+    read, by id); return the leads changed."""
     if not updates:
         return []
     # Rows that set the same columns go in one executemany: the leads with a move, with
@@ -128,5 +133,5 @@ def write(
     # lead to the next.
     updates.sort(key=lambda values: tuple(values))
     session.execute(update(Lead), updates)
-    record(session.connection(), history)
+    record(session.connection(), history, catalog, leads)
     return [values["id"] for values in updates]

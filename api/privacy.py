@@ -7,7 +7,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
-from sqlalchemy import delete, or_
+from sqlalchemy import delete, or_, update
 from sqlmodel import Session, col, select
 
 import bpf
@@ -16,7 +16,9 @@ from api.db import Database
 from api.problems import Problem
 from api.secrets import ERASURE_PEPPER, secret
 from api.versioning import locked
+from leads.activities import Activity
 from leads.models import Contact, ErasedPerson, Interaction, Lead
+from leads.opportunities import Opportunity
 from leads.types import utcnow
 
 
@@ -58,10 +60,36 @@ class Erasure:
     interactions: int
 
 
+ERASED_NAME = "opportunity of an erased person"
+
+
+def _scrub_sales_records(session: Session, lead_ids: list[int]) -> None:
+    """Activities of the person's leads go (their subject and notes are about the person);
+    opportunities stay, the company's record of a sale, without the link to the person and
+    without a name taken from the lead's topic, which the person may have written."""
+    session.execute(delete(Activity).where(col(Activity.lead_id).in_(lead_ids)))
+    topic = select(Lead.topic).where(col(Lead.id) == col(Opportunity.lead_id)).scalar_subquery()
+    session.execute(
+        update(Opportunity)
+        .where(col(Opportunity.lead_id).in_(lead_ids), col(Opportunity.name) == topic)
+        .values(name=ERASED_NAME)
+    )
+    session.execute(
+        update(Opportunity)
+        .where(col(Opportunity.lead_id).in_(lead_ids))
+        .values(
+            lead_id=None,
+            contact_id=None,
+            version=col(Opportunity.version) + 1,
+            updated_at=utcnow(),
+        )
+    )
+
+
 def erase_contact(db: Database, catalog: bpf.Catalog, contact_id: int) -> Erasure:
     """Delete the person: this contact and every other contact with the same email, the leads
-    that are theirs (by parent or by email), their interactions, consent records and stage
-    history; remember only the email's keyed hash."""
+    that are theirs (by parent or by email), their interactions, consent records, stage
+    history and activities; unlink their opportunities; remember only the email's keyed hash."""
     with db.write() as session:
         contact = locked(session, Contact, contact_id, "*", "contact")
         same_person = [col(Contact.id) == contact_id]
@@ -82,6 +110,7 @@ def erase_contact(db: Database, catalog: bpf.Catalog, contact_id: int) -> Erasur
             )
         ).rowcount
         if lead_ids:
+            _scrub_sales_records(session, lead_ids)
             session.execute(delete(Lead).where(col(Lead.id).in_(lead_ids)))
         if contact.email:
             key = digest(session, contact.email)

@@ -319,5 +319,5 @@ def apply(
                 catalog, lead_row, values, fired, switches, QUALIFICATION, now
             )
             updates.append(values)
-        changed += outcomes.write(session, updates, history)
+        changed += outcomes.write(session, catalog, updates, history, {r["id"]: r for r in rows})
     return changed

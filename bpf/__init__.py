@@ -5,8 +5,10 @@ bpf decides and does no I/O; it reads a lead's fields but knows nothing of stora
 
 from pathlib import Path
 
+from bpf.durations import parse_duration
 from bpf.errors import GuardRefused, MoveNotAllowed, ProcessError, StagesInUse, UnknownName
 from bpf.process import Actor, Catalog, LeadLike, Move, Process, Relocation
+from bpf.schema import ActivityDef
 from bpf.validation import Problem, StagesFileError
 
 
@@ -18,6 +20,7 @@ def bundled_stages_file() -> Path:
 
 
 __all__ = [
+    "ActivityDef",
     "Actor",
     "Catalog",
     "GuardRefused",
@@ -32,4 +35,5 @@ __all__ = [
     "StagesInUse",
     "UnknownName",
     "bundled_stages_file",
+    "parse_duration",
 ]

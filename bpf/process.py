@@ -12,7 +12,7 @@ from transitions import EventData, Machine, MachineError
 
 from bpf.errors import GuardRefused, MoveNotAllowed, StagesInUse, UnknownName
 from bpf.fields import BUILTIN_FIELDS, FieldType, check_value, is_filled
-from bpf.schema import NEXT, GuardDef, ProcessDef, StagesFileDef
+from bpf.schema import NEXT, ActivityDef, GuardDef, ProcessDef, StagesFileDef
 from bpf.validation import completion_targets, read, suggest
 
 
@@ -81,6 +81,8 @@ class Process:
         self._required = {
             s.name: [step.field for step in s.steps if step.required] for s in definition.stages
         }
+        self._on_entry = {s.name: tuple(s.activities) for s in definition.stages}
+        self.declares_activities = any(self._on_entry.values())
         specs: list[dict[str, Any]] = [
             {
                 "trigger": NEXT,
@@ -149,6 +151,10 @@ class Process:
     def allowed_moves(self, stage: str) -> list[str]:
         """Triggers valid from this stage (guards aside), plus switching to another stage."""
         return [*self.machine.get_triggers(stage), "to:<stage>"]
+
+    def activities_on_entry(self, stage: str) -> tuple[ActivityDef, ...]:
+        """The activities a lead entering this stage gets, in the order they are declared."""
+        return self._on_entry.get(stage, ())
 
     def missing_steps(self, lead: LeadLike) -> list[str]:
         return [
@@ -277,6 +283,24 @@ class Catalog:
         self.processes = {p.name: Process(p, self.fields) for p in definition.processes}
         default = next((p for p in definition.processes if p.default), definition.processes[0])
         self.default = self.processes[default.name]
+        # False when no stage declares activities: moves then cost nothing more.
+        self.declares_activities = any(p.declares_activities for p in self.processes.values())
+
+    def activities_on_entry(self, process: str, stage: str) -> tuple[ActivityDef, ...]:
+        """What entering (process, stage) makes; nothing for a process the file does not have."""
+        found = self.processes.get(process)
+        return found.activities_on_entry(stage) if found is not None else ()
+
+    def entered(self, moves: Iterable[tuple[int, str, str]]) -> dict[int, tuple[str, str]]:
+        """Where each lead stays after its moves, given as (lead, process, stage) in order.
+
+        A lead that passes through several stages in one change gets the activities of the
+        stage it stays in only: the ones it passed through were never worked.
+        """
+        last: dict[int, tuple[str, str]] = {}
+        for lead, process, stage in moves:
+            last[lead] = (process, stage)
+        return {lead: where for lead, where in last.items() if self.activities_on_entry(*where)}
 
     @classmethod
     def from_file(cls, path: Path) -> Catalog:

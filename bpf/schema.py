@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from bpf.durations import parse_duration
 from bpf.fields import FieldType
 
 Name = Annotated[
@@ -41,10 +43,28 @@ class StepDef(_Strict):
     choices: list[Annotated[str, StringConstraints(min_length=1, max_length=100)]] | None = None
 
 
+class ActivityDef(_Strict):
+    """An activity made for the lead's owner: on entering a stage, or by a qualification action.
+
+    `kind` and `due_in` are checked in bpf.validation, so a mistake gets its line and a hint.
+    """
+
+    kind: Name
+    subject: Label
+    due_in: Annotated[str, StringConstraints(min_length=1, max_length=20)]
+    description: Annotated[str, StringConstraints(min_length=1, max_length=2000)] | None = None
+
+    @property
+    def due_after(self) -> dt.timedelta:
+        return parse_duration(self.due_in)
+
+
 class StageDef(_Strict):
     name: Name
     label: Label | None = None
     steps: list[StepDef] = Field(default_factory=list)
+    # Made for the lead's owner each time a lead enters the stage.
+    activities: list[ActivityDef] = Field(default_factory=list)
     # Where completing the stage leads; absent means the following stage, null means nowhere.
     next: Name | None = None
 

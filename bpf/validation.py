@@ -13,15 +13,19 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from bpf import yamlfile
+from bpf.durations import HINT as DURATION_HINT
+from bpf.durations import parse_duration
 from bpf.fields import BUILTIN_FIELDS, FieldType, FieldValueError, check_value
 from bpf.schema import (
     ANY_STAGE,
     NEXT,
     SWITCHES,
     SYSTEM_OUTCOMES,
+    ActivityDef,
     ProcessDef,
     StagesFileDef,
 )
+from leads.activities import ActivityKind
 
 Path_ = tuple[Any, ...]
 
@@ -298,6 +302,8 @@ def _process_problems(
                 )
         if stage.next_declared and stage.next is not None and stage.next not in stages:
             unknown_stage((*at, "stages", j, "next"), stage.next, "next stage")
+        for k, activity in enumerate(stage.activities):
+            found.extend(activity_problems((*at, "stages", j, "activities", k), activity))
 
     triggers = {t.trigger for t in process.transitions}
     unguarded: dict[tuple[str, str], int] = {}
@@ -427,6 +433,27 @@ def _process_problems(
                     "add a transition to it, or remove the stage",
                 )
             )
+    return found
+
+
+ACTIVITY_KINDS = [k.value for k in ActivityKind]
+
+
+def activity_problems(at: Path_, activity: ActivityDef) -> list[Found]:
+    """What is wrong with an activity declaration: an unknown kind, a due_in that is no duration."""
+    found: list[Found] = []
+    if activity.kind not in ACTIVITY_KINDS:
+        found.append(
+            (
+                (*at, "kind"),
+                f"activity kind '{activity.kind}' is not a kind of activity",
+                suggest(activity.kind, ACTIVITY_KINDS) or _known("kinds", ACTIVITY_KINDS),
+            )
+        )
+    try:
+        parse_duration(activity.due_in)
+    except ValueError as exc:
+        found.append(((*at, "due_in"), f"due_in: {exc}", DURATION_HINT))
     return found
 
 

@@ -81,7 +81,7 @@ def test_submitting_again_updates_the_same_records(marketer: TestClient) -> None
     assert unchanged["contact"]["action"] == "unchanged"
 
 
-def test_one_open_lead_per_marketing_context(marketer: TestClient) -> None:  # type: ignore[type-arg]
+def test_one_open_lead_per_marketing_context(marketer: TestClient, auth: KeyMaker) -> None:  # type: ignore[type-arg]
     form(marketer)
     form(marketer, id="trial", name="Free trial")
     webinar = submit(marketer, ANA).json()
@@ -89,11 +89,12 @@ def test_one_open_lead_per_marketing_context(marketer: TestClient) -> None:  # t
     assert trial["contact"]["id"] == webinar["contact"]["id"]
     assert trial["lead"]["id"] != webinar["lead"]["id"]
     lead = marketer.get(f"/api/leads/{webinar['lead']['id']}").json()
-    marketer.patch(
-        f"/api/leads/{lead['id']}",
-        json={"status": "disqualified", "status_reason": "lost"},
-        headers={"If-Match": f'"{lead["version"]}"'},
+    closed = marketer.post(
+        f"/api/leads/{lead['id']}/disqualify",
+        json={"reason": "lost"},
+        headers={"If-Match": f'"{lead["version"]}"', **auth(Role.TELEPROSPECTOR)},
     )
+    assert closed.status_code == 200, closed.text
     after = submit(marketer, ANA).json()
     assert after["lead"]["action"] == "created"  # a closed lead is history, not matched
 

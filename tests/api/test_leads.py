@@ -116,7 +116,12 @@ def test_list_filters_and_pages(client: TestClient) -> None:
     assert move(client, leads[2], action="next").status_code == 200
     assert patch(client, leads[3], owner="ana").status_code == 200
     assert patch(client, leads[4], sales_ready=True).status_code == 200
-    assert patch(client, leads[5], status="disqualified", status_reason="lost").status_code == 200
+    disqualified = client.post(
+        f"/api/leads/{leads[5]['id']}/disqualify",
+        json={"reason": "lost"},
+        headers={"If-Match": f'"{leads[5]["version"]}"'},
+    )
+    assert disqualified.status_code == 200, disqualified.text
 
     def ids(query: str) -> list[int]:
         response = client.get(f"/api/leads?{query}")
@@ -292,15 +297,22 @@ def test_attributes_merge_and_null_removes(client: TestClient) -> None:
     assert lead["attributes"] == {"b": "two", "c": True}
 
 
-def test_status_and_reason_go_together(client: TestClient) -> None:
+def test_status_reason_changes_within_open_and_status_only_through_disposition(
+    client: TestClient,
+) -> None:
     lead = create(client)
-    response = patch(client, lead, status="disqualified", status_reason="contacted")
+    response = patch(client, lead, status_reason="lost")
     assert response.status_code == 422
-    assert "one of: lost, cannot_contact" in problem_fields(response)["status_reason"]
+    assert (
+        "one of: new, contacted, marketing_qualified" in problem_fields(response)["status_reason"]
+    )
     lead = patch(client, lead, status_reason="contacted").json()
     assert (lead["status"], lead["status_reason"]) == ("open", "contacted")
-    lead = patch(client, lead, status="qualified").json()
-    assert (lead["status"], lead["status_reason"]) == ("qualified", "qualified")
+    for status in ("qualified", "disqualified"):
+        response = patch(client, lead, status=status)
+        assert response.status_code == 422
+        assert "/qualify" in problem_fields(response)["status"]
+    assert client.get(f"/api/leads/{lead['id']}").json()["version"] == lead["version"]
 
 
 def test_an_update_that_changes_nothing_keeps_the_version(client: TestClient) -> None:

@@ -1,0 +1,148 @@
+"""/api/activities: the tasks, phone calls and appointments owed to leads."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import State
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from api import activity_service as service
+from api import records
+from api.activity_service import ActivityFilter
+from api.auth import EVERYONE, roles
+from api.controllers.params import Cursor, IfMatch, Limit
+from api.keys import Principal, Role
+from api.moves import Actor
+from api.problems import field_error
+from api.schemas.activities import ActivityClose, ActivityCreate, ActivityPage, ActivityRead
+from api.services import services
+from api.versioning import etag
+from leads.activities import Activity, ActivityKind, ActivityStatus
+
+READERS = roles(*EVERYONE)
+# Teleprospectors and salespeople work leads (admins may do everything).
+WORKERS = roles(Role.TELEPROSPECTOR, Role.SALESPERSON)
+
+
+def _answer(activity: Activity, status_code: int = 200) -> Response[ActivityRead]:
+    return Response(
+        ActivityRead.of(activity),
+        status_code=status_code,
+        headers={"ETag": etag(activity.version)},
+    )
+
+
+def _aware(name: str, value: dt.datetime | None) -> dt.datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise field_error(name, "give a time zone, e.g. 2026-12-01T09:00:00Z")
+    return value
+
+
+class ActivityController(Controller):
+    path = "/api/activities"
+    tags = ["activities"]
+
+    @get("/", opt=READERS, sync_to_thread=True, operation_id="ListActivities")
+    def list(
+        self,
+        request: Request[Principal, Any, State],
+        lead_id: Annotated[int | None, QueryParameter(ge=1)] = None,
+        owner: Annotated[str | None, QueryParameter(max_length=200)] = None,
+        status: Annotated[ActivityStatus | None, QueryParameter()] = None,
+        kind: Annotated[ActivityKind | None, QueryParameter()] = None,
+        due_before: Annotated[dt.datetime | None, QueryParameter()] = None,
+        due_after: Annotated[dt.datetime | None, QueryParameter()] = None,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> ActivityPage:
+        """List activities in id order: by lead, owner, status, kind, or due before / at or
+        after a time (ISO 8601 with a time zone)."""
+        where = ActivityFilter(
+            lead_id,
+            owner,
+            status,
+            kind,
+            _aware("due_before", due_before),
+            _aware("due_after", due_after),
+        )
+        found, next_cursor = service.list_activities(services(request).db, where, limit, cursor)
+        return ActivityPage(items=[ActivityRead.of(a) for a in found], next_cursor=next_cursor)
+
+    @get("/{activity_id:int}", opt=READERS, sync_to_thread=True, operation_id="GetActivity")
+    def read(
+        self, request: Request[Principal, Any, State], activity_id: FromPath[int]
+    ) -> Response[ActivityRead]:
+        return _answer(records.get(services(request).db, Activity, activity_id, "activity"))
+
+    @post("/", opt=WORKERS, sync_to_thread=True, operation_id="CreateActivity")
+    def create(
+        self, request: Request[Principal, Any, State], data: JSONBody[ActivityCreate]
+    ) -> Response[ActivityRead]:
+        """Make an activity for an open lead, owned by the lead's owner unless `owner` says."""
+        db = services(request).db
+        return _answer(service.create_activity(db, data, Actor.user(request.user)), 201)
+
+    @post(
+        "/{activity_id:int}/complete",
+        opt=WORKERS,
+        sync_to_thread=True,
+        status_code=200,
+        operation_id="CompleteActivity",
+    )
+    def complete(
+        self,
+        request: Request[Principal, Any, State],
+        activity_id: FromPath[int],
+        data: JSONBody[ActivityClose | None] = None,
+        if_match: IfMatch = None,
+    ) -> Response[ActivityRead]:
+        """Mark an open activity done (`If-Match` required); a canceled one gets 409."""
+        db = services(request).db
+        done = service.complete(
+            db, activity_id, if_match, data or ActivityClose(), Actor.user(request.user)
+        )
+        return _answer(done)
+
+    @post(
+        "/{activity_id:int}/cancel",
+        opt=WORKERS,
+        sync_to_thread=True,
+        status_code=200,
+        operation_id="CancelActivity",
+    )
+    def cancel(
+        self,
+        request: Request[Principal, Any, State],
+        activity_id: FromPath[int],
+        data: JSONBody[ActivityClose | None] = None,
+        if_match: IfMatch = None,
+    ) -> Response[ActivityRead]:
+        """Cancel an open activity (`If-Match` required); a completed one gets 409."""
+        db = services(request).db
+        canceled = service.cancel(
+            db, activity_id, if_match, data or ActivityClose(), Actor.user(request.user)
+        )
+        return _answer(canceled)
+
+
+@get(
+    "/api/leads/{lead_id:int}/activities",
+    opt=READERS,
+    sync_to_thread=True,
+    operation_id="LeadActivities",
+    tags=["activities"],
+)
+def lead_activities(
+    request: Request[Principal, Any, State],
+    lead_id: FromPath[int],
+    status: Annotated[ActivityStatus | None, QueryParameter()] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> ActivityPage:
+    """The lead's activities, oldest first."""
+    db = services(request).db
+    found, next_cursor = service.lead_activities(db, lead_id, status, limit, cursor)
+    return ActivityPage(items=[ActivityRead.of(a) for a in found], next_cursor=next_cursor)

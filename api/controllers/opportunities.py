@@ -1,0 +1,177 @@
+"""Disposition of leads (/api/leads/{id}/qualify, /disqualify, /reopen, /dispositions) and the
+opportunities qualified leads became (/api/opportunities)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import State
+from litestar.params import FromPath, JSONBody, QueryParameter
+from sqlalchemy import ColumnElement
+from sqlmodel import col
+
+import bpf
+from api import disposition_service as service
+from api import records
+from api.auth import EVERYONE, roles
+from api.controllers.params import Cursor, IfMatch, Limit
+from api.disposition_service import Outcome
+from api.keys import Principal, Role
+from api.moves import Actor
+from api.schemas.activities import ActivityRead
+from api.schemas.leads import LeadRead
+from api.schemas.opportunities import (
+    DispositionPage,
+    DispositionRead,
+    DispositionResult,
+    DisqualifyRequest,
+    OpportunityPage,
+    OpportunityRead,
+    QualifyRequest,
+    ReopenRequest,
+)
+from api.services import services
+from api.versioning import etag
+from leads.opportunities import Opportunity, OpportunityStatus
+
+READERS = roles(*EVERYONE)
+WORKERS = roles(Role.TELEPROSPECTOR, Role.SALESPERSON)
+
+
+def _answer(
+    catalog: bpf.Catalog, outcome: Outcome, status_code: int = 200
+) -> Response[DispositionResult]:
+    """The result, with the lead's new ETag: the lead is what the request changed."""
+    lead = outcome.lead
+    result = DispositionResult(
+        lead=LeadRead.of(lead, catalog.processes[lead.process].missing_steps(lead)),
+        disposition=DispositionRead.of(outcome.disposition),
+        opportunity=OpportunityRead.of(outcome.opportunity) if outcome.opportunity else None,
+        canceled_activities=[ActivityRead.of(a) for a in outcome.canceled],
+    )
+    headers = {"ETag": etag(lead.version)}
+    if outcome.opportunity is not None:
+        headers["Location"] = f"/api/opportunities/{outcome.opportunity.id}"
+    return Response(result, status_code=status_code, headers=headers)
+
+
+class DispositionController(Controller):
+    path = "/api/leads"
+    tags = ["leads"]
+
+    @post("/{lead_id:int}/qualify", opt=WORKERS, sync_to_thread=True, operation_id="QualifyLead")
+    def qualify(
+        self,
+        request: Request[Principal, Any, State],
+        lead_id: FromPath[int],
+        data: JSONBody[QualifyRequest],
+        if_match: IfMatch = None,
+    ) -> Response[DispositionResult]:
+        """Qualify an open lead: an opportunity is made with its contact, account and owner, the
+        lead becomes qualified, and its open activities are canceled ("lead closed")."""
+        db, catalog = services(request).db, services(request).catalog
+        outcome = service.qualify(db, catalog, lead_id, if_match, data, Actor.user(request.user))
+        return _answer(catalog, outcome, 201)
+
+    @post(
+        "/{lead_id:int}/disqualify",
+        opt=WORKERS,
+        sync_to_thread=True,
+        status_code=200,
+        operation_id="DisqualifyLead",
+    )
+    def disqualify(
+        self,
+        request: Request[Principal, Any, State],
+        lead_id: FromPath[int],
+        data: JSONBody[DisqualifyRequest],
+        if_match: IfMatch = None,
+    ) -> Response[DispositionResult]:
+        """Disqualify an open lead with a reason; its open activities are canceled."""
+        db, catalog = services(request).db, services(request).catalog
+        actor = Actor.user(request.user)
+        return _answer(catalog, service.disqualify(db, catalog, lead_id, if_match, data, actor))
+
+    @post(
+        "/{lead_id:int}/reopen",
+        opt=WORKERS,
+        sync_to_thread=True,
+        status_code=200,
+        operation_id="ReopenLead",
+    )
+    def reopen(
+        self,
+        request: Request[Principal, Any, State],
+        lead_id: FromPath[int],
+        data: JSONBody[ReopenRequest | None] = None,
+        if_match: IfMatch = None,
+    ) -> Response[DispositionResult]:
+        """Open a disqualified lead again, in the stage it was in."""
+        db, catalog = services(request).db, services(request).catalog
+        actor = Actor.user(request.user)
+        outcome = service.reopen(db, catalog, lead_id, if_match, data or ReopenRequest(), actor)
+        return _answer(catalog, outcome)
+
+    @get(
+        "/{lead_id:int}/dispositions",
+        opt=READERS,
+        sync_to_thread=True,
+        operation_id="LeadDispositions",
+    )
+    def dispositions(
+        self,
+        request: Request[Principal, Any, State],
+        lead_id: FromPath[int],
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> DispositionPage:
+        """Who qualified, disqualified or reopened the lead, when and why; oldest first."""
+        found, next_cursor = service.dispositions(services(request).db, lead_id, limit, cursor)
+        return DispositionPage(
+            items=[DispositionRead.of(d) for d in found], next_cursor=next_cursor
+        )
+
+
+class OpportunityController(Controller):
+    path = "/api/opportunities"
+    tags = ["opportunities"]
+
+    @get("/", opt=READERS, sync_to_thread=True, operation_id="ListOpportunities")
+    def list(
+        self,
+        request: Request[Principal, Any, State],
+        lead_id: Annotated[int | None, QueryParameter(ge=1)] = None,
+        account_id: Annotated[int | None, QueryParameter(ge=1)] = None,
+        contact_id: Annotated[int | None, QueryParameter(ge=1)] = None,
+        owner: Annotated[str | None, QueryParameter(max_length=200)] = None,
+        status: Annotated[OpportunityStatus | None, QueryParameter()] = None,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> OpportunityPage:
+        """List opportunities in id order, filtered, a page at a time."""
+        where: list[ColumnElement[bool]] = []
+        for column, value in (
+            (Opportunity.lead_id, lead_id),
+            (Opportunity.account_id, account_id),
+            (Opportunity.contact_id, contact_id),
+            (Opportunity.owner, owner),
+            (Opportunity.status, status.value if status else None),
+        ):
+            if value is not None:
+                where.append(col(column) == value)
+        db = services(request).db
+        found, next_cursor = records.listing(db, Opportunity, where, limit, cursor)
+        return OpportunityPage(
+            items=[OpportunityRead.of(o) for o in found], next_cursor=next_cursor
+        )
+
+    @get("/{opportunity_id:int}", opt=READERS, sync_to_thread=True, operation_id="GetOpportunity")
+    def read(
+        self, request: Request[Principal, Any, State], opportunity_id: FromPath[int]
+    ) -> Response[OpportunityRead]:
+        db = services(request).db
+        opportunity = records.get(db, Opportunity, opportunity_id, "opportunity")
+        return Response(
+            OpportunityRead.of(opportunity), headers={"ETag": etag(opportunity.version)}
+        )
