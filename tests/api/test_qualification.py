@@ -275,16 +275,28 @@ def test_publishing_qualifies_every_lead_and_scoring_qualifies_at_once(
     assert (after["status_reason"], after["sales_ready"], after["stage"]) == (MQ, False, AMQ)
 
 
-def test_only_open_leads_are_qualified(marketer: TestClient) -> None:  # type: ignore[type-arg]
+CLOSING = {
+    "qualified": ("qualify", {"estimated_value": 1000, "currency": "EUR"}),
+    "disqualified": ("disqualify", {"reason": "lost"}),
+}
+
+
+def test_only_open_leads_are_qualified(
+    marketer: TestClient,  # type: ignore[type-arg]
+    auth: KeyMaker,
+) -> None:
     live(marketer, ENGAGEMENT, "engagement")
     leads = {}
     for status in ("open", "qualified", "disqualified"):
         person, made = person_lead(marketer, status)
         if status != "open":
-            changed = marketer.patch(
-                f"/api/leads/{made['id']}", json={"status": status}, headers=match(made["version"])
+            action, body = CLOSING[status]
+            changed = marketer.post(
+                f"/api/leads/{made['id']}/{action}",
+                json=body,
+                headers={**match(made["version"]), **auth(Role.SALESPERSON)},
             )
-            assert changed.status_code == 200, changed.text
+            assert changed.status_code in (200, 201), changed.text
         opens(marketer, person, 3)
         leads[status] = read(marketer, made["id"])
     published(
