@@ -3,6 +3,12 @@
 from api.idempotency import IdempotencyRecord
 from api.keys import ApiKey
 from api.secrets import ServiceSecret
+from api.webhook_tables import (
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEvent,
+    WebhookSubscription,
+)
 from leads.models import (
     Account,
     ConsentChange,
@@ -42,4 +48,8 @@ __all__ = [
     "ScoringModel",
     "ServiceSecret",
     "StageChange",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEvent",
+    "WebhookSubscription",
 ]

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, insert
 
 import bpf
+from api import events
 from api.keys import Principal
 from leads.models import StageChange
 
@@ -69,3 +70,26 @@ INSERT = insert(StageChange.__table__)  # type: ignore[attr-defined]
 def record(connection: Connection, rows: list[dict[str, Any]]) -> None:
     if rows:
         connection.execute(INSERT, rows)
+        announce(connection, rows)
+
+
+def announce(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """lead.stage_changed for each stage_change row."""
+    events.emit(
+        connection,
+        events.EventType.LEAD_STAGE_CHANGED,
+        [
+            {
+                "lead_id": row["lead_id"],
+                "process": row["process"],
+                "from_process": row["from_process"],
+                "from": row["from_stage"],
+                "to": row["to_stage"],
+                "trigger": row["trigger"],
+                "actor": events.actor_data(row["actor"], row["actor_name"]),
+                "reason": row["reason"],
+                "at": row["at"],
+            }
+            for row in rows
+        ],
+    )
