@@ -96,13 +96,16 @@ def remove(db: Database, webhook_id: int, if_match: str | None) -> None:
     """Delete the subscription with its delivery log; events no other subscription awaits go."""
     with db.write() as session:
         row = locked(session, WebhookSubscription, webhook_id, if_match, KIND)
-        session.delete(row)
-        session.flush()
-        connection = session.connection()
-        orphans = select(EVENTS.c.id).where(
-            ~select(DELIVERIES.c.id).where(DELIVERIES.c.event_id == EVENTS.c.id).exists()
+        others = (
+            select(DELIVERIES.c.id)
+            .where(DELIVERIES.c.event_id == EVENTS.c.id, DELIVERIES.c.subscription_id != webhook_id)
+            .exists()
         )
-        connection.execute(EVENTS.delete().where(EVENTS.c.id.in_(orphans.scalar_subquery())))
+        mine = select(DELIVERIES.c.event_id).where(DELIVERIES.c.subscription_id == webhook_id)
+        session.connection().execute(
+            EVENTS.delete().where(EVENTS.c.id.in_(mine.scalar_subquery()), ~others)
+        )
+        session.delete(row)
 
 
 def rotate(

@@ -413,3 +413,21 @@ def test_erasing_a_contact_removes_them_from_undelivered_messages(
     assert f'"lead_ids":[{x["id"]}]' in notice.body
     kept = next(e.id for e in events.values() if e.lead_id == other["id"])
     assert states[kept] in ("pending", "failed")
+
+
+def test_deleting_a_subscription_removes_its_deliveries_and_the_events_no_other_awaits(
+    admin: Client, service: Service
+) -> None:
+    down = f"http://127.0.0.1:{free_port()}/hooks"
+    gone = subscribe(admin, down, "lead.created", "lead.updated")
+    kept = subscribe(admin, down, "lead.created")
+    x = lead(admin)
+    admin.patch(f"/api/leads/{x['id']}", json={"owner": "bo"}, headers={"If-Match": '"1"'})
+    assert (
+        admin.delete(f"/api/webhooks/{gone['id']}", headers={"If-Match": '"1"'}).status_code == 204
+    )
+    with service.db.read() as session:
+        types = sorted(e.type for e in session.exec(select(WebhookEvent)))
+        owners = {d.subscription_id for d in session.exec(select(WebhookDelivery))}
+    assert types == ["lead.created"]
+    assert owners == {kept["id"]}
