@@ -114,6 +114,11 @@ def message_id(now: dt.datetime) -> str:
     return f"msg_{int(now.timestamp() * 1000):012x}{secrets.token_hex(8)}"
 
 
+def message_id_floor(moment: dt.datetime) -> str:
+    """Every message id made before this moment sorts below this."""
+    return f"msg_{int(moment.timestamp() * 1000):012x}"
+
+
 def timestamp(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 

@@ -70,6 +70,11 @@ class Settings(BaseSettings):
         "one, with random jitter, up to webhook_backoff_max_seconds.",
     )
     webhook_backoff_max_seconds: float = Field(default=21_600.0, gt=0)
+    webhook_retention_days: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long messages no longer pending stay in the delivery log.",
+    )
     webhook_concurrency: int = Field(
         default=8, ge=1, le=64, description="Deliveries sent at once by one sender."
     )

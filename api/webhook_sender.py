@@ -25,7 +25,7 @@ from sqlalchemy import Table, and_, bindparam, insert, select, update
 from api import signing
 from api.controllers.health import VERSION
 from api.db import Database
-from api.events import DELIVERIES, EVENTS, SUBSCRIPTIONS
+from api.events import DELIVERIES, EVENTS, SUBSCRIPTIONS, message_id_floor
 from api.settings import Settings
 from api.webhook_tables import DeliveryStatus, WebhookAttempt
 from leads.types import utcnow
@@ -35,6 +35,8 @@ log = logging.getLogger("leadflow.webhooks")
 ATTEMPTS: Table = WebhookAttempt.__table__  # type: ignore[attr-defined]
 LEASE_MARGIN = dt.timedelta(seconds=5)
 ERROR_CHARS = 500
+PURGE_EVERY_SECONDS = 3600.0
+PURGE_BATCH = 1000
 
 
 @dataclass(frozen=True)
@@ -218,6 +220,31 @@ def record(db: Database, results: list[Result], settings: Settings) -> None:
         connection.execute(_RECORD, deliveries)
 
 
+def purge(db: Database, before: dt.datetime) -> int:
+    """Delete the messages older than `before` that nothing awaits any more, with their
+    deliveries and attempts, a batch per transaction; return how many went. Message ids sort
+    by time, so the id's primary key index finds the old ones."""
+    oldest_kept = message_id_floor(before)
+    pending = (
+        select(DELIVERIES.c.id)
+        .where(
+            DELIVERIES.c.event_id == EVENTS.c.id,
+            DELIVERIES.c.status == DeliveryStatus.PENDING.value,
+        )
+        .exists()
+    )
+    batch = select(EVENTS.c.id).where(EVENTS.c.id < oldest_kept, ~pending).limit(PURGE_BATCH)
+    removed = 0
+    while True:
+        with db.write_connection() as connection:
+            ids = list(connection.execute(batch).scalars())
+            if ids:
+                connection.execute(EVENTS.delete().where(EVENTS.c.id.in_(ids)))
+        removed += len(ids)
+        if len(ids) < PURGE_BATCH:
+            return removed
+
+
 class Sender:
     """The background worker: started with the app (or by `leadflow webhooks send`)."""
 
@@ -229,6 +256,7 @@ class Sender:
         self.clock = clock
         self.stopping = threading.Event()
         self.thread: threading.Thread | None = None
+        self.purged_at = float("-inf")
 
     @property
     def lease(self) -> dt.timedelta:
@@ -258,6 +286,10 @@ class Sender:
             while not self.stopping.is_set():
                 try:
                     busy = self.deliver(client, pool) == settings.webhook_concurrency
+                    if time.monotonic() - self.purged_at > PURGE_EVERY_SECONDS:
+                        self.purged_at = time.monotonic()
+                        days = dt.timedelta(days=settings.webhook_retention_days)
+                        purge(self.db, self.clock() - days)
                 except Exception:
                     log.exception("webhook delivery failed")
                     busy = False

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Collection
-from enum import StrEnum
 
 from sqlalchemy import Connection, bindparam, or_, select, update
 from sqlmodel import col
@@ -16,7 +15,7 @@ from api.bulk import in_values
 from api.db import Database
 from api.events import DELIVERIES, EVENTS, EventType
 from api.paging import decode_cursor, encode_cursor
-from api.problems import Problem, not_found
+from api.problems import Problem, field_error, not_found
 from api.schemas.webhooks import (
     DeliveryRead,
     SecretRotation,
@@ -75,13 +74,7 @@ def update_subscription(
         for name in data.model_fields_set:
             value = getattr(data, name)
             if value is None and name != "description":
-                raise Problem(
-                    422,
-                    "invalid-input",
-                    "Invalid input",
-                    f"{name}: cannot be cleared",
-                    errors=[{"field": name, "reason": "cannot be cleared"}],
-                )
+                raise field_error(name, "cannot be cleared")
             if getattr(row, name) != value:
                 setattr(row, name, list(value) if name == "event_types" else value)
                 changed = True
@@ -127,17 +120,10 @@ def rotate(
 # -- the delivery log -------------------------------------------------------------------------
 
 
-class StatusFilter(StrEnum):
-    PENDING = DeliveryStatus.PENDING.value
-    DELIVERED = DeliveryStatus.DELIVERED.value
-    FAILED = DeliveryStatus.FAILED.value
-    CANCELLED = DeliveryStatus.CANCELLED.value
-
-
 def deliveries(
     db: Database,
     webhook_id: int,
-    status: StatusFilter | None,
+    status: DeliveryStatus | None,
     limit: int,
     cursor: str | None,
 ) -> tuple[list[DeliveryRead], str | None]:

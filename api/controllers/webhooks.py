@@ -23,8 +23,7 @@ from api.schemas.webhooks import (
 )
 from api.services import services
 from api.versioning import etag
-from api.webhook_service import StatusFilter
-from api.webhook_tables import WebhookSubscription
+from api.webhook_tables import DeliveryStatus, WebhookSubscription
 
 ADMINS = roles()
 
@@ -115,7 +114,7 @@ class WebhookController(Controller):
         self,
         request: Request[Principal, Any, State],
         webhook_id: FromPath[int],
-        status: Annotated[StatusFilter | None, QueryParameter()] = None,
+        status: Annotated[DeliveryStatus | None, QueryParameter()] = None,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> DeliveryPage:
