@@ -36,12 +36,14 @@ from api.controllers.scoring import (
     account_scores,
     lead_scores,
 )
+from api.controllers.webhooks import WebhookController
 from api.db import Database
 from api.evaluation_runner import Runner
 from api.problems import EXCEPTION_HANDLERS
 from api.secrets import ERASURE_PEPPER, secret
 from api.services import Services
 from api.settings import Settings
+from api.webhook_sender import Sender
 
 
 @dataclass
@@ -93,9 +95,14 @@ def create_app(service: Service) -> Litestar:
         key_cache=KeyCache(service.settings.key_cache_seconds),
     )
     runner = parts.runner
+    starting, stopping = [runner.start], [runner.stop]
+    if service.settings.webhook_sender:
+        sender = Sender(service.db, service.settings)
+        starting.append(sender.start)
+        stopping.append(sender.stop)
     return Litestar(
-        on_startup=[runner.start],
-        on_shutdown=[runner.stop],
+        on_startup=starting,
+        on_shutdown=stopping,
         route_handlers=[
             health,
             ready,
@@ -119,6 +126,7 @@ def create_app(service: Service) -> Litestar:
             QualificationController,
             lead_scores,
             account_scores,
+            WebhookController,
         ],
         state=State({"services": parts}),
         middleware=[

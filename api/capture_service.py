@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 import bpf
 from api import interaction_service, matching, privacy, scoring_service
 from api.contact_service import record_consent
-from api.lead_service import add_lead, merged_attributes
+from api.lead_service import add_lead, announce_updated, merged_attributes
 from api.moves import Actor
 from api.problems import Problem, field_error, invalid, not_found
 from api.schemas.capture import (
@@ -221,7 +221,7 @@ def submit(
         lead = add_lead(session, catalog, data, actor)
         lead_action = "created"
     else:
-        lead_action = _update_lead(session, catalog, lead, contact, answers, now)
+        lead_action = _update_lead(session, catalog, lead, contact, answers, now, actor)
 
     stored = interaction_service.store(
         session,
@@ -301,20 +301,24 @@ def _update_lead(
     contact: Contact,
     answers: Mapping[str, Any],
     now: dt.datetime,
+    actor: Actor,
 ) -> str:
-    changed = False
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
     if lead.parent_contact_id is None:
+        before["parent_contact_id"], after["parent_contact_id"] = None, contact.id
         lead.parent_contact_id = contact.id
-        changed = True
     attributes = merged_attributes(catalog, lead.attributes, answers)
     if attributes != lead.attributes:
+        before["attributes"], after["attributes"] = lead.attributes, attributes
         lead.attributes = attributes
-        changed = True
-    if changed:
+    if after:
         lead.version += 1
         lead.updated_at = now
         session.add(lead)
-    return "updated" if changed else "unchanged"
+        assert lead.id is not None
+        announce_updated(session.connection(), [(lead.id, lead.version, before, after)], actor)
+    return "updated" if after else "unchanged"
 
 
 def form_of(session: Session, form_id: str, kind: str) -> Form:

@@ -22,6 +22,8 @@ db_app = typer.Typer(no_args_is_help=True, help="The database schema.")
 keys_app = typer.Typer(no_args_is_help=True, help="API keys.")
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
+webhooks_app = typer.Typer(no_args_is_help=True, help="Webhook deliveries.")
+app.add_typer(webhooks_app, name="webhooks")
 
 StagesFile = Annotated[
     Path | None,
@@ -410,6 +412,34 @@ def serve(
         )
     finally:
         service.db.dispose()
+
+
+@webhooks_app.command("send")
+def webhooks_send() -> None:
+    """Deliver webhooks until stopped (Ctrl-C), beside API processes that run with
+    LEADFLOW_WEBHOOK_SENDER=false. Several senders may share a PostgreSQL database."""
+    import signal
+    import threading
+
+    from api import migrate
+    from api.db import Database
+    from api.webhook_sender import Sender
+
+    settings = Settings()
+    db = Database(settings.database_url)
+    try:
+        if migrate.pending(db.engine):
+            raise _fail(["the database schema is not up to date: run `leadflow db upgrade`"])
+        sender = Sender(db, settings)
+        stopped = threading.Event()
+        for number in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(number, lambda *_: stopped.set())
+        sender.start()
+        typer.echo(f"delivering webhooks from {db.url.render_as_string(hide_password=True)}")
+        stopped.wait()
+        sender.stop()
+    finally:
+        db.dispose()
 
 
 def main() -> None:

@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 from sqlmodel import Session, col, select
 
 import bpf
-from api import records, scoring_service
+from api import events, records, scoring_service
 from api.activity_service import cancel_open, lead_not_open
 from api.db import Database
+from api.events import EventType
 from api.moves import Actor
 from api.problems import Problem
 from api.schemas.opportunities import DisqualifyRequest, QualifyRequest, ReopenRequest
@@ -21,6 +22,12 @@ from leads.activities import Activity
 from leads.models import STATUS_REASONS, Contact, Lead, LeadStatus
 from leads.opportunities import Disposition, Opportunity, OpportunityStatus
 from leads.types import utcnow
+
+ANNOUNCED = {
+    LeadStatus.QUALIFIED: EventType.LEAD_QUALIFIED,
+    LeadStatus.DISQUALIFIED: EventType.LEAD_DISQUALIFIED,
+    LeadStatus.OPEN: EventType.LEAD_REOPENED,
+}
 
 
 @dataclass
@@ -206,6 +213,21 @@ def _record(
     session.add(lead)
     session.add(disposition)
     session.flush()
+    events.emit(
+        session.connection(),
+        ANNOUNCED[status],
+        [
+            {
+                "lead_id": lead.id,
+                "status": status.value,
+                "status_reason": reason,
+                "note": note,
+                "opportunity_id": disposition.opportunity_id,
+                "actor": events.actor_data(actor.kind.value, actor.name),
+            }
+        ],
+        now=now,
+    )
     return disposition
 
 

@@ -41,10 +41,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 import bpf
-from api import activities, interaction_service, matching, privacy, scoring_service
+from api import activities, events, interaction_service, matching, privacy, scoring_service
 from api.bulk import in_values, insert_rows
 from api.db import Database
-from api.moves import Actor, history_rows
+from api.events import EventType
+from api.lead_service import announce_created, announce_updated
+from api.moves import Actor, announce, history_rows
 from api.problems import Problem
 from bpf.fields import FieldType as StepType
 from bpf.validation import suggest
@@ -1082,23 +1084,55 @@ class _LeadWriter(_Writer):
             for s, current in states
             if current is not None and ("_moves" in s or _differs(s, current, keys))
         ]
-        moving = [s for s in inserts if "_moves" in s]
-        ids = _insert_returning_ids(connection, LEADS, [{k: s[k] for k in keys} for s in moving])
-        for state, new_id in zip(moving, ids, strict=True):
+        # New leads need their ids when moves are recorded for them or events announce them.
+        announced = bool(inserts) and any(
+            events.subscribers(connection, t)
+            for t in (EventType.LEAD_CREATED, EventType.LEAD_SALES_READY)
+        )
+        identified = inserts if announced else [s for s in inserts if "_moves" in s]
+        ids = _insert_returning_ids(
+            connection, LEADS, [{k: s[k] for k in keys} for s in identified]
+        )
+        for state, new_id in zip(identified, ids, strict=True):
             state["id"] = new_id
-        insert_rows(connection, LEADS, keys, [s for s in inserts if "_moves" not in s])
+        if not announced:
+            insert_rows(connection, LEADS, keys, [s for s in inserts if "_moves" not in s])
         self.changed.update(s["id"] for s in updates)
         _bulk_update(
             connection, LEADS, [{"_id": s["id"], **{k: s[k] for k in keys}} for s in updates]
         )
+        actor = self.context.actor
+        if announced:
+            announce_created(connection, inserts, actor)
+        if updates and any(
+            events.subscribers(connection, t)
+            for t in (EventType.LEAD_UPDATED, EventType.LEAD_SALES_READY)
+        ):
+            fields = (*LEAD_FIELDS, "attributes", "status", "status_reason")
+            updated = {id(s) for s in updates}
+            announce_updated(
+                connection,
+                [
+                    (
+                        s["id"],
+                        s["version"],
+                        current,
+                        {k: s[k] for k in fields if s[k] != current[k]},
+                    )
+                    for s, current in states
+                    if current is not None and id(s) in updated
+                ],
+                actor,
+            )
         history = [
             row
             for s, _ in states
             for process, moves, entered in s.get("_moves", ())
-            for row in history_rows(s["id"], process, moves, entered, self.context.actor, None, now)
+            for row in history_rows(s["id"], process, moves, entered, actor, None, now)
         ]
         if history:
             insert_rows(connection, STAGE_CHANGES, tuple(history[0]), history)
+            announce(connection, history)
             moved = {s["id"]: s for s, _ in states if "_moves" in s}
             activities.on_entry(connection, self.context.catalog, history, moved)
 

@@ -12,8 +12,9 @@ from sqlalchemy import select as select_rows
 from sqlmodel import Session, col, select
 
 import bpf
-from api import privacy, records, scoring_service
+from api import events, privacy, records, scoring_service
 from api.db import Database
+from api.events import EventType
 from api.moves import Actor, history_rows
 from api.moves import record as record_moves
 from api.problems import Problem, field_error, invalid, not_found
@@ -109,6 +110,7 @@ def add_lead(session: Session, catalog: bpf.Catalog, data: LeadCreate, actor: Ac
     privacy.allow_return(session, lead.email, consent_given=False)
     session.add(lead)
     session.flush()
+    announce_created(session.connection(), [lead.model_dump()], actor)
     moves = process.apply_outcomes(lead, outcomes, automated=False, switches={})
     _record(session, catalog, lead, moves, actor, None, now)
     _rescore(session, catalog, lead)
@@ -134,6 +136,7 @@ def update_lead(
         if "email" in changes:
             privacy.allow_return(session, changes["email"], consent_given=False)
         outcomes: list[str] = []
+        before = {name: getattr(lead, name) for name in changes}
         for name, value in changes.items():
             if name == "attributes":
                 for key in set(value) | set(lead.attributes):
@@ -149,8 +152,59 @@ def update_lead(
         )
         _record(session, catalog, lead, moves, actor, None, now)
         _touch(lead, now)
+        assert lead.id is not None
+        announce_updated(session.connection(), [(lead.id, lead.version, before, changes)], actor)
         _rescore(session, catalog, lead)
     return lead
+
+
+def announce_created(
+    connection: Connection, leads: Sequence[Mapping[str, Any]], actor: Actor
+) -> None:
+    """lead.created for new leads (their columns), and lead.sales_ready for those created
+    sales ready."""
+    who = events.actor_data(actor.kind.value, actor.name)
+    events.emit(
+        connection, EventType.LEAD_CREATED, [{**events.lead_data(v), "actor": who} for v in leads]
+    )
+    events.emit(
+        connection,
+        EventType.LEAD_SALES_READY,
+        [{"lead_id": v["id"], "actor": who, "model_ids": []} for v in leads if v["sales_ready"]],
+    )
+
+
+def announce_updated(
+    connection: Connection,
+    leads: Sequence[tuple[int, int, Mapping[str, Any], Mapping[str, Any]]],
+    actor: Actor,
+) -> None:
+    """lead.updated for each (lead id, new version, values before, values after) whose fields
+    changed, and lead.sales_ready for those a person marked sales ready."""
+    who = events.actor_data(actor.kind.value, actor.name)
+    events.emit(
+        connection,
+        EventType.LEAD_UPDATED,
+        [
+            {
+                "lead_id": lead_id,
+                "version": version,
+                "changes": {k: {"from": before.get(k), "to": v} for k, v in after.items()},
+                "actor": who,
+            }
+            for lead_id, version, before, after in leads
+            if after
+        ],
+    )
+    events.emit(
+        connection,
+        EventType.LEAD_SALES_READY,
+        [
+            {"lead_id": lead_id, "actor": who, "model_ids": []}
+            for lead_id, _, before, after in leads
+            if after.get("sales_ready") is True and not before.get("sales_ready")
+        ],
+    )
 
 
 # Fields a move changes that scoring rules can read.

@@ -3,6 +3,12 @@
 from api.idempotency import IdempotencyRecord
 from api.keys import ApiKey
 from api.secrets import ServiceSecret
+from api.webhook_tables import (
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEvent,
+    WebhookSubscription,
+)
 from leads.activities import Activity
 from leads.models import (
     Account,
@@ -49,4 +55,8 @@ __all__ = [
     "ScoringModel",
     "ServiceSecret",
     "StageChange",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEvent",
+    "WebhookSubscription",
 ]

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, insert
 
 import bpf
-from api import activities
+from api import activities, events
 from api.keys import Principal
 from leads.models import StageChange
 
@@ -74,10 +74,33 @@ def record(
     catalog: bpf.Catalog,
     leads: Mapping[int, Mapping[str, Any]],
 ) -> list[int]:
-    """Insert the history rows of moves, and make the activities of the stages the leads
-    entered (`leads`: each moved lead's `owner` and `status`, by id). Returns the ids of the
-    activities made."""
+    """Insert the history rows of moves, announce them, and make the activities of the stages
+    the leads entered (`leads`: each moved lead's `owner` and `status`, by id). Returns the
+    ids of the activities made."""
     if not rows:
         return []
     connection.execute(INSERT, rows)
+    announce(connection, rows)
     return activities.on_entry(connection, catalog, rows, leads)
+
+
+def announce(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """lead.stage_changed for each stage_change row."""
+    events.emit(
+        connection,
+        events.EventType.LEAD_STAGE_CHANGED,
+        [
+            {
+                "lead_id": row["lead_id"],
+                "process": row["process"],
+                "from_process": row["from_process"],
+                "from": row["from_stage"],
+                "to": row["to_stage"],
+                "trigger": row["trigger"],
+                "actor": events.actor_data(row["actor"], row["actor_name"]),
+                "reason": row["reason"],
+                "at": row["at"],
+            }
+            for row in rows
+        ],
+    )

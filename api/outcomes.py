@@ -8,10 +8,13 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, exists, or_, select, update
 from sqlmodel import Session, col
 
 import bpf
+from api import events
+from api.bulk import in_values
+from api.events import EventType
 from api.moves import SCORING, Actor, history_rows, record
 from leads.models import Lead, LeadRow, LeadStatus
 from scoring.tables import LeadScore
@@ -68,6 +71,8 @@ def fire(
     for rows in session.execute(query).mappings().partitions():
         updates: list[dict[str, Any]] = []
         history: list[dict[str, Any]] = []
+        first_scores: list[int] = []
+        ready: list[int] = []
         for row in rows:
             lead = LeadRow(dict(row))
             outcomes: list[str] = []
@@ -75,12 +80,15 @@ def fire(
             if row["scored_at"] is None:
                 values["scored_at"] = now
                 outcomes.append("lead_scored")
+                first_scores.append(row["id"])
             if marking and row["reached"] and not row["sales_ready"]:
                 values["sales_ready"] = lead.values["sales_ready"] = True
                 outcomes.append("sales_ready")
+                ready.append(row["id"])
             history += follow(catalog, lead, values, outcomes, switches, actor, now)
             updates.append(values)
         changed += write(session, catalog, updates, history, {r["id"]: r for r in rows})
+        _announce(session.connection(), first_scores, ready, actor, now)
     return changed
 
 
@@ -135,3 +143,57 @@ def write(
     session.execute(update(Lead), updates)
     record(session.connection(), history, catalog, leads)
     return [values["id"] for values in updates]
+
+
+def _announce(
+    connection: Connection, scored: list[int], ready: list[int], actor: Actor, now: dt.datetime
+) -> None:
+    """lead.scored with the lead's first scores; lead.sales_ready with the models whose
+    sales-ready score it reached."""
+    scored_wanted = bool(scored) and bool(events.subscribers(connection, EventType.LEAD_SCORED))
+    ready_wanted = bool(ready) and bool(events.subscribers(connection, EventType.LEAD_SALES_READY))
+    if not (scored_wanted or ready_wanted):
+        return
+    table = LeadScore.__table__  # type: ignore[attr-defined]
+    query = (
+        select(table.c.lead_id, table.c.model_id, table.c.score, table.c.grade, table.c.reached)
+        .where(
+            in_values(table.c.lead_id, {*scored, *ready}, connection.dialect.name),
+            table.c.stale.is_(False),
+        )
+        .order_by(table.c.lead_id, table.c.model_id)
+    )
+    scores: dict[int, list[Any]] = {}
+    for score in connection.execute(query):
+        scores.setdefault(score.lead_id, []).append(score)
+    if scored_wanted:
+        events.emit(
+            connection,
+            EventType.LEAD_SCORED,
+            [
+                {
+                    "lead_id": lead_id,
+                    "scores": [
+                        {"model_id": s.model_id, "score": s.score, "grade": s.grade}
+                        for s in scores.get(lead_id, ())
+                    ],
+                }
+                for lead_id in scored
+            ],
+            now=now,
+        )
+    if ready_wanted:
+        who = events.actor_data(actor.kind.value, actor.name)
+        events.emit(
+            connection,
+            EventType.LEAD_SALES_READY,
+            [
+                {
+                    "lead_id": lead_id,
+                    "actor": who,
+                    "model_ids": [s.model_id for s in scores.get(lead_id, ()) if s.reached],
+                }
+                for lead_id in ready
+            ],
+            now=now,
+        )

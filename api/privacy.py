@@ -11,7 +11,7 @@ from sqlalchemy import delete, or_, update
 from sqlmodel import Session, col, select
 
 import bpf
-from api import scoring_service
+from api import events, scoring_service, webhook_service
 from api.db import Database
 from api.problems import Problem
 from api.secrets import ERASURE_PEPPER, secret
@@ -89,7 +89,9 @@ def _scrub_sales_records(session: Session, lead_ids: list[int]) -> None:
 def erase_contact(db: Database, catalog: bpf.Catalog, contact_id: int) -> Erasure:
     """Delete the person: this contact and every other contact with the same email, the leads
     that are theirs (by parent or by email), their interactions, consent records, stage
-    history and activities; unlink their opportunities; remember only the email's keyed hash."""
+    history and activities, and their personal data in webhook messages (those not yet
+    delivered are cancelled); unlink their opportunities; remember only the email's keyed
+    hash. Subscribers hear contact.erased."""
     with db.write() as session:
         contact = locked(session, Contact, contact_id, "*", "contact")
         same_person = [col(Contact.id) == contact_id]
@@ -101,6 +103,13 @@ def erase_contact(db: Database, catalog: bpf.Catalog, contact_id: int) -> Erasur
         if contact.email:
             owned.append(col(Lead.email) == contact.email)
         lead_ids = list(session.exec(select(Lead.id).where(or_(*owned))))
+        connection = session.connection()
+        webhook_service.forget(connection, [i for i in lead_ids if i is not None], contact_ids)
+        events.emit(
+            connection,
+            events.EventType.CONTACT_ERASED,
+            [{"contact_id": contact_id, "contact_ids": contact_ids, "lead_ids": lead_ids}],
+        )
         interactions = session.execute(
             delete(Interaction).where(
                 or_(

@@ -18,8 +18,9 @@ from sqlalchemy import select as select_rows
 from sqlmodel import Session, col, select
 
 import bpf
-from api import outcomes
+from api import events, outcomes
 from api.db import Database
+from api.events import EventType
 from api.moves import QUALIFICATION
 from api.problems import Problem, field_error, invalid, not_found
 from api.schemas.qualification import QualificationCreate, QualificationUpdate
@@ -304,6 +305,8 @@ def apply(
     for rows in session.execute(query).mappings().partitions():
         updates: list[dict[str, Any]] = []
         history: list[dict[str, Any]] = []
+        qualified: list[int] = []
+        ready: list[int] = []
         for row in rows:
             values: dict[str, Any] = {"id": row["id"]}
             lead_row = LeadRow(dict(row))
@@ -312,12 +315,22 @@ def apply(
                 values["status_reason"] = MARKETING_QUALIFIED
                 lead_row.values["status_reason"] = MARKETING_QUALIFIED
                 fired.append("marketing_qualified")
+                qualified.append(row["id"])
             if row["readies"] and not row["sales_ready"]:
                 values["sales_ready"] = lead_row.values["sales_ready"] = True
                 fired.append("sales_ready")
+                ready.append(row["id"])
             history += outcomes.follow(
                 catalog, lead_row, values, fired, switches, QUALIFICATION, now
             )
             updates.append(values)
         changed += outcomes.write(session, catalog, updates, history, {r["id"]: r for r in rows})
+        who = events.actor_data(QUALIFICATION.kind.value, QUALIFICATION.name)
+        for kind, ids in (
+            (EventType.LEAD_MARKETING_QUALIFIED, qualified),
+            (EventType.LEAD_SALES_READY, ready),
+        ):
+            events.emit(
+                connection, kind, [{"lead_id": i, "actor": who, "model_ids": []} for i in ids]
+            )
     return changed

@@ -49,6 +49,36 @@ class Settings(BaseSettings):
         description="Custom interaction kinds, comma-separated, besides the built-in ones.",
     )
 
+    webhook_sender: bool = Field(
+        default=True,
+        description="Whether `leadflow serve` delivers webhooks itself; turn it off where "
+        "`leadflow webhooks send` runs as a process of its own.",
+    )
+    webhook_poll_seconds: float = Field(
+        default=1.0, gt=0, le=60, description="How often the sender looks for due deliveries."
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=120, description="How long a receiver has to answer."
+    )
+    webhook_max_attempts: int = Field(
+        default=10, ge=1, le=50, description="Attempts before a delivery is marked failed."
+    )
+    webhook_backoff_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="The wait after the first failed attempt; it doubles after each further "
+        "one, with random jitter, up to webhook_backoff_max_seconds.",
+    )
+    webhook_backoff_max_seconds: float = Field(default=21_600.0, gt=0)
+    webhook_retention_days: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long messages no longer pending stay in the delivery log.",
+    )
+    webhook_concurrency: int = Field(
+        default=8, ge=1, le=64, description="Deliveries sent at once by one sender."
+    )
+
     def known_interaction_kinds(self) -> tuple[str, ...]:
         """The built-in interaction kinds, then the custom ones."""
         custom = (k.strip() for k in self.interaction_kinds.split(",") if k.strip())

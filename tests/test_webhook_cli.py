@@ -1,0 +1,49 @@
+"""`leadflow webhooks send`: a sender in a process of its own delivers what is due."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+from api import events, migrate, webhook_service
+from api.db import Database
+from api.events import EventType
+from api.schemas.webhooks import WebhookCreate
+from tests.receiver import Receiver, receiving
+
+
+def test_the_sender_runs_as_its_own_process_and_stops_on_sigterm(database_url: str) -> None:
+    inbox = Receiver()
+    with receiving(inbox) as url:
+        db = Database(database_url)
+        try:
+            migrate.upgrade(db.write_engine)
+            data = WebhookCreate(url=url, event_types=["lead.created"])
+            _, secret = webhook_service.create(db, data)
+            with db.write_connection() as connection:
+                events.emit(connection, EventType.LEAD_CREATED, [{"lead_id": 1}, {"lead_id": 2}])
+        finally:
+            db.dispose()
+        env = {
+            **os.environ,
+            "LEADFLOW_DATABASE_URL": database_url,
+            "LEADFLOW_WEBHOOK_POLL_SECONDS": "0.05",
+        }
+        sender = subprocess.Popen(
+            [sys.executable, "-m", "api.cli", "webhooks", "send"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            inbox.wait_for(lambda got: len(got) == 2, seconds=60)
+        finally:
+            sender.send_signal(signal.SIGTERM)
+            output = sender.communicate(timeout=20)[0]
+    assert sender.returncode == 0, output
+    assert "delivering webhooks" in output
+    assert sorted(r.message["data"]["lead_id"] for r in inbox.received) == [1, 2]
+    assert secret.startswith("whsec_")
