@@ -18,7 +18,8 @@ from sqlalchemy import select as select_rows
 from sqlmodel import Session, col, select
 
 import bpf
-from api import events, outcomes
+from api import activities, events, outcomes
+from api.activities import Source
 from api.db import Database
 from api.events import EventType
 from api.moves import QUALIFICATION
@@ -108,6 +109,9 @@ def create(db: Database, data: QualificationCreate) -> Qualification:
             criteria=qualification.to_json(criteria),
             sets_marketing_qualified=data.actions.marketing_qualified,
             sets_sales_ready=data.actions.sales_ready,
+            activities=[
+                a.model_dump(mode="json", exclude_none=True) for a in data.actions.activities
+            ],
         )
         session.add(row)
     return row
@@ -135,6 +139,9 @@ def update(
         if data.actions is not None:
             changes["sets_marketing_qualified"] = data.actions.marketing_qualified
             changes["sets_sales_ready"] = data.actions.sales_ready
+            changes["activities"] = [
+                a.model_dump(mode="json", exclude_none=True) for a in data.actions.activities
+            ]
         changed = {k: v for k, v in changes.items() if getattr(row, k) != v}
         if changed:
             for key, value in changed.items():
@@ -214,6 +221,7 @@ class Published:
     criteria: Criteria
     marketing_qualified: bool
     sales_ready: bool
+    activities: list[bpf.ActivityDef]
 
 
 _TABLE = Qualification.__table__  # type: ignore[attr-defined]
@@ -244,6 +252,7 @@ def published(connection: Connection) -> list[Published]:
                 criteria=qualification.parse(by_id[i]["criteria"]),
                 marketing_qualified=by_id[i]["sets_marketing_qualified"],
                 sales_ready=by_id[i]["sets_sales_ready"],
+                activities=[bpf.ActivityDef.model_validate(a) for a in by_id[i]["activities"]],
             )
             for i in ids
         ]
@@ -285,8 +294,15 @@ def apply(
     marking = switches.get("automatic_sales_ready", True)
     qualifies = meets([q for q in found if q.marketing_qualified])
     readies = meets([q for q in found if q.sales_ready and marking])
+    # Which qualifications with activities a lead meets: each makes its own when it qualifies.
+    making = [q for q in found if q.activities]
     query = (
-        select_rows(lead, qualifies.label("qualifies"), readies.label("readies"))
+        select_rows(
+            lead,
+            qualifies.label("qualifies"),
+            readies.label("readies"),
+            *(meets([q]).label(f"makes_{q.id}") for q in making),
+        )
         .where(
             scope,
             lead.c.status == LeadStatus.OPEN.value,
@@ -307,6 +323,7 @@ def apply(
         history: list[dict[str, Any]] = []
         qualified: list[int] = []
         ready: list[int] = []
+        activity_leads: dict[int, list[Mapping[str, Any]]] = {q.id: [] for q in making}
         for row in rows:
             values: dict[str, Any] = {"id": row["id"]}
             lead_row = LeadRow(dict(row))
@@ -320,11 +337,18 @@ def apply(
                 values["sales_ready"] = lead_row.values["sales_ready"] = True
                 fired.append("sales_ready")
                 ready.append(row["id"])
+            for q in making:
+                if fired and row[f"makes_{q.id}"]:
+                    activity_leads[q.id].append(row)
             history += outcomes.follow(
                 catalog, lead_row, values, fired, switches, QUALIFICATION, now
             )
             updates.append(values)
         changed += outcomes.write(session, catalog, updates, history, {r["id"]: r for r in rows})
+        for q in making:
+            activities.create_activities(
+                connection, activity_leads[q.id], q.activities, Source.qualification(q.id), now
+            )
         who = events.actor_data(QUALIFICATION.kind.value, QUALIFICATION.name)
         for kind, ids in (
             (EventType.LEAD_MARKETING_QUALIFIED, qualified),

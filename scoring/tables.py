@@ -123,9 +123,11 @@ class Qualification(SQLModel, table=True):
     name: str = Field(max_length=100)
     status: str = Field(default=QualificationStatus.DRAFT.value, max_length=10)
     criteria: dict[str, Any] = Field(default_factory=dict, sa_type=JSONValue)
-    # The actions: the status reason becomes marketing_qualified; the lead is marked sales ready.
+    # The actions: the status reason becomes marketing_qualified; the lead is marked sales ready;
+    # activities are made for its owner (bpf.ActivityDef fields, one dict each).
     sets_marketing_qualified: bool = True
     sets_sales_ready: bool = False
+    activities: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONValue)
     version: int = Field(default=1)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

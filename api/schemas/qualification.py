@@ -5,9 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import BaseModel, Field, StringConstraints, field_validator, model_validator
 
-from api.schemas.common import Input
+from api.schemas.activities import Description
+from api.schemas.common import Input, Text200
+from bpf.durations import HINT, parse_duration
+from leads.activities import ActivityKind
 from scoring.tables import Qualification
 
 QualificationName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
@@ -34,6 +37,27 @@ CRITERIA: dict[str, Any] = {
 }
 
 
+MAX_ACTIVITIES = 10
+
+
+class ActivityAction(Input):
+    """An activity a qualification makes for the owner of each lead it qualifies."""
+
+    kind: ActivityKind
+    subject: Text200
+    due_in: str = Field(max_length=20, description="Due this long after: 30m, 2h, 3d, 1w.")
+    description: Description | None = None
+
+    @field_validator("due_in")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        try:
+            parse_duration(value)
+        except ValueError as exc:
+            raise ValueError(f"{exc}: {HINT}") from None
+        return value
+
+
 class Actions(Input):
     """What happens to an open lead that meets the criteria."""
 
@@ -43,6 +67,10 @@ class Actions(Input):
     sales_ready: bool = Field(
         default=False,
         description="Mark the lead sales ready (under the automatic_sales_ready switch).",
+    )
+    activities: Annotated[list[ActivityAction], Field(max_length=MAX_ACTIVITIES)] = Field(
+        default_factory=list,
+        description="Activities made for the lead's owner when the qualification qualifies it.",
     )
 
     @model_validator(mode="after")
@@ -95,6 +123,7 @@ class QualificationRead(BaseModel):
             actions=Actions(
                 marketing_qualified=row.sets_marketing_qualified,
                 sales_ready=row.sets_sales_ready,
+                activities=[ActivityAction.model_validate(a) for a in row.activities],
             ),
             version=row.version,
             created_at=row.created_at,

@@ -504,3 +504,29 @@ def test_publishing_joins_a_full_evaluation_already_queued(
     services(marketer).runner.submit(queued.id)
     wait(marketer, queued.id)
     assert read(marketer, made["id"])["status_reason"] == MQ
+
+
+def test_a_qualification_makes_its_activities_once_for_each_lead_it_qualifies(
+    marketer: TestClient,  # type: ignore[type-arg]
+) -> None:
+    live(marketer, ENGAGEMENT, "engagement")
+    call = {"kind": "phone_call", "subject": "Call the new MQL", "due_in": "4h"}
+    refused = create(
+        marketer,
+        {"model": "engagement", "score_at_least": 20},
+        actions={"activities": [{**call, "due_in": "soon"}]},
+    )
+    assert "actions.activities.0.due_in" in errors(refused)
+    made = published(
+        marketer, {"model": "engagement", "score_at_least": 20}, actions={"activities": [call]}
+    )
+    assert made["actions"]["activities"] == [{**call, "description": None}]
+    person, hot = person_lead(marketer)
+    opens(marketer, person, 2)
+    opens(marketer, person, 1)
+    found = marketer.get(f"/api/leads/{hot['id']}/activities").json()["items"]
+    assert [(a["kind"], a["subject"], a["source"]) for a in found] == [
+        ("phone_call", "Call the new MQL", "qualification")
+    ]
+    _, cold = person_lead(marketer)
+    assert marketer.get(f"/api/leads/{cold['id']}/activities").json()["items"] == []

@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column("criteria", JSONValue, nullable=False),
         sa.Column("sets_marketing_qualified", sa.Boolean(), nullable=False),
         sa.Column("sets_sales_ready", sa.Boolean(), nullable=False),
+        sa.Column("activities", JSONValue, nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("created_at", When, nullable=False),
         sa.Column("updated_at", When, nullable=False),
