@@ -33,6 +33,12 @@ from api.controllers.scoring import (
     account_scores,
     lead_scores,
 )
+from api.controllers.sellers import (
+    AssignmentRuleController,
+    QueueController,
+    SellerController,
+    lead_assignments,
+)
 from api.db import Database
 from api.evaluation_runner import Runner
 from api.problems import EXCEPTION_HANDLERS
@@ -111,6 +117,10 @@ def create_app(service: Service) -> Litestar:
             EvaluationController,
             lead_scores,
             account_scores,
+            SellerController,
+            AssignmentRuleController,
+            QueueController,
+            lead_assignments,
         ],
         state=State({"services": parts}),
         middleware=[

@@ -15,6 +15,7 @@ from leads.models import (
     MatchingStrategy,
     StageChange,
 )
+from leads.sellers import AssignmentRule, LeadAssignment, Seller
 from scoring.tables import (
     AccountScore,
     EvaluationRun,
@@ -27,6 +28,7 @@ __all__ = [
     "Account",
     "AccountScore",
     "ApiKey",
+    "AssignmentRule",
     "ConsentChange",
     "Contact",
     "ErasedPerson",
@@ -35,11 +37,13 @@ __all__ = [
     "IdempotencyRecord",
     "Interaction",
     "Lead",
+    "LeadAssignment",
     "LeadScore",
     "LeadgenSource",
     "MatchingStrategy",
     "ScoringConfiguration",
     "ScoringModel",
+    "Seller",
     "ServiceSecret",
     "StageChange",
 ]

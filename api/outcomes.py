@@ -12,14 +12,16 @@ from sqlalchemy import ColumnElement, and_, exists, or_, select, update
 from sqlmodel import Session, col
 
 import bpf
+from api import assignment_service
 from api.moves import SCORING, Actor, history_rows, record
 from leads.models import Lead, LeadRow, LeadStatus
 from scoring.tables import LeadScore
 
 BATCH = 2000
 
-# The lead fields an outcome can change: a model that reads one is scored again after it.
-WRITES = frozenset({"lead.sales_ready", "lead.stage"})
+# The lead fields an outcome can change (the owner through assignment): a model that reads
+# one is scored again after it.
+WRITES = frozenset({"lead.sales_ready", "lead.stage", "lead.owner"})
 
 
 def fire(
@@ -67,6 +69,7 @@ def fire(
     for rows in session.execute(query).mappings().partitions():
         updates: list[dict[str, Any]] = []
         history: list[dict[str, Any]] = []
+        to_route: list[int] = []  # leads made sales ready, or moved to a routing stage
         for row in rows:
             lead = LeadRow(dict(row))
             outcomes: list[str] = []
@@ -89,6 +92,10 @@ def fire(
                 history += history_rows(
                     row["id"], lead.process, moves, row["stage_entered_at"], actor, None, now
                 )
+            if "sales_ready" in values or (
+                moves and assignment_service.routes_to_sales(catalog, lead.process, lead.stage)
+            ):
+                to_route.append(row["id"])
             values["version"] = row["version"] + 1
             values["updated_at"] = now
             updates.append(values)
@@ -99,5 +106,6 @@ def fire(
             updates.sort(key=lambda values: tuple(values))
             session.execute(update(Lead), updates)
             record(session.connection(), history)
+            assignment_service.route(session.connection(), catalog, to_route, actor, now)
             changed += [values["id"] for values in updates]
     return changed
