@@ -270,8 +270,3 @@ def route_queue(db: Database, catalog: bpf.Catalog, actor: Actor) -> tuple[list[
             select(func.count()).select_from(Lead).where(assignment_service.waiting(catalog))
         ).scalar_one()
     return assigned, int(left)
-
-
-def require_seller(session: Session, handle: str, field: str) -> None:
-    if session.exec(select(Seller.id).where(col(Seller.handle) == handle)).first() is None:
-        raise field_error(field, f"there is no seller '{handle}'")
