@@ -122,7 +122,7 @@ def rule_test(stored: Mapping[str, Any] | None) -> Test | None:
 
 
 def router(connection: Connection, *, lock: bool) -> routing.Router | None:
-    """The rules in order and every seller with their load now; None when there are no rules.
+    """The rules in order and their sellers with their loads now; None when there are no rules.
     `lock` takes the rules' locks (see the module's note), for a transaction that writes."""
     query = select(RULES).order_by(RULES.c.position, RULES.c.id)
     if lock:
@@ -141,17 +141,27 @@ def router(connection: Connection, *, lock: bool) -> routing.Router | None:
     ]
     if not rules:
         return None
-    sellers = list(connection.execute(select(SELLERS).order_by(SELLERS.c.id)))
-    loads = dict(
-        connection.execute(
-            select(LEADS.c.owner, func.count())
-            .where(
-                LEADS.c.status == LeadStatus.OPEN.value,
-                LEADS.c.owner.in_(select(SELLERS.c.handle)),
+    named = {h for r in rules for h in r.sellers}
+    teams = {r.team for r in rules if r.team is not None}
+    sellers = [
+        s
+        for s in connection.execute(select(SELLERS).order_by(SELLERS.c.id))
+        if s.handle in named or s.team in teams
+    ]
+    loads: dict[str, int] = {}
+    if sellers:
+        handles = [s.handle for s in sellers]
+        loads = {
+            str(owner): int(count)
+            for owner, count in connection.execute(
+                select(LEADS.c.owner, func.count())
+                .where(
+                    LEADS.c.status == LeadStatus.OPEN.value,
+                    in_values(LEADS.c.owner, handles, connection.dialect.name),
+                )
+                .group_by(LEADS.c.owner)
             )
-            .group_by(LEADS.c.owner)
-        ).all()
-    )
+        }
     return routing.Router(
         rules,
         [
@@ -230,12 +240,8 @@ def route(
     """Give an owner to each of these leads that waits for one, in the caller's write
     transaction (which holds the leads): the hook of every change that can make a lead wait.
     Leads nobody can take stay waiting, in the unassigned queue."""
-    if not lead_ids:
-        return []
-    found = router(connection, lock=True)
-    if found is None:
-        return []
     ids = sorted(set(lead_ids))
+    found: routing.Router | None = None
     assigned: list[Assigned] = []
     for start in range(0, len(ids), BATCH):
         chunk = ids[start : start + BATCH]
@@ -245,6 +251,12 @@ def route(
             .order_by(LEADS.c.id)
         )
         rows = list(connection.execute(query).mappings())
+        if not rows:
+            continue
+        if found is None:
+            found = router(connection, lock=True)
+            if found is None:
+                return []
         assigned += _assign(connection, found, rows, actor, now)
     return assigned
 

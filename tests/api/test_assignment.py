@@ -411,6 +411,30 @@ def test_scoring_that_makes_a_lead_sales_ready_routes_it(admin: Client) -> None:
     assert (history[0]["actor"], history[0]["strategy"]) == ("scoring", "round_robin")
 
 
+def test_a_full_evaluation_routes_the_leads_it_makes_sales_ready(admin: Client) -> None:
+    seller(admin, "ana", capacity=2)
+    rule(admin, "all", strategy="least_loaded", sellers=["ana"])
+    made = [admin.post("/api/leads", json={"topic": "t"}).json() for _ in range(3)]
+    for one in made:
+        interact(
+            admin,
+            {"kind": "page_visit", "lead_id": one["id"], "occurred_at": "2026-11-01T10:00:00Z"},
+        )
+    # Going live evaluates every lead at once, in the background, set-based.
+    live(
+        admin,
+        {
+            "rules": [{"type": "behaviour", "name": "visits", "kind": "page_visit", "points": 10}],
+            "sales_ready_score": 10,
+        },
+    )
+    found = [lead(admin, one["id"]) for one in made]
+    assert [(x["stage"], x["owner"]) for x in found] == [(SA, "ana"), (SA, "ana"), (SA, None)]
+    assert list(waiting(admin)) == [made[2]["id"]]
+    history = admin.get(f"/api/leads/{made[0]['id']}/assignments").json()["items"]
+    assert (history[0]["actor"], history[0]["strategy"]) == ("scoring", "least_loaded")
+
+
 def test_imported_sales_ready_leads_are_routed(admin: Client) -> None:
     seller(admin, "ana", capacity=1)
     seller(admin, "bo", capacity=1)
