@@ -28,9 +28,6 @@ SWITCHES = (
 NEXT = "next"
 ANY_STAGE = "*"
 
-# The work queues a stage's open leads can be listed in.
-QUEUES = ("teleprospecting", "sales")
-
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
