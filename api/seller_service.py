@@ -177,7 +177,10 @@ def create_rule(
         )
         _place(rules, rule, data.position)
         session.add(rule)
-        session.flush()
+        try:
+            session.flush()
+        except IntegrityError:
+            raise field_error("name", f"an assignment rule named '{data.name}' exists") from None
         assignment_service.route_waiting(session.connection(), catalog, actor)
         session.refresh(rule)
     return rule
