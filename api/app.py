@@ -36,6 +36,12 @@ from api.controllers.scoring import (
     account_scores,
     lead_scores,
 )
+from api.controllers.sellers import (
+    AssignmentRuleController,
+    QueueController,
+    SellerController,
+    lead_assignments,
+)
 from api.controllers.webhooks import WebhookController
 from api.db import Database
 from api.evaluation_runner import Runner
@@ -127,6 +133,10 @@ def create_app(service: Service) -> Litestar:
             lead_scores,
             account_scores,
             WebhookController,
+            SellerController,
+            AssignmentRuleController,
+            QueueController,
+            lead_assignments,
         ],
         state=State({"services": parts}),
         middleware=[

@@ -110,10 +110,17 @@ def keys_create(
         str, typer.Option(help="admin, marketer, teleprospector, salesperson, service")
     ],
     name: Annotated[str, typer.Option(help="Who or what uses the key.")] = "",
+    seller: Annotated[
+        str | None,
+        typer.Option(help="The handle of the seller the key acts for ('mine' in the queues)."),
+    ] = None,
 ) -> None:
     """Create an API key and print it; it is shown this once and stored only as a hash."""
+    from sqlmodel import col, select
+
     from api import keys
     from api.db import Database
+    from leads.sellers import Seller
 
     try:
         chosen = keys.Role(role)
@@ -123,7 +130,13 @@ def keys_create(
     db = Database(Settings().database_url)
     try:
         with db.write() as session:
-            key, secret = keys.create_key(session, chosen, name or f"{chosen.value} key")
+            if seller is not None:
+                found = session.exec(select(Seller.id).where(col(Seller.handle) == seller))
+                if found.first() is None:
+                    raise _fail([f"there is no seller '{seller}'; create it at /api/sellers"])
+            key, secret = keys.create_key(
+                session, chosen, name or f"{chosen.value} key", seller=seller
+            )
     finally:
         db.dispose()
     typer.echo(secret)

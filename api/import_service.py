@@ -41,7 +41,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 import bpf
-from api import activities, events, interaction_service, matching, privacy, scoring_service
+from api import (
+    activities,
+    assignment_service,
+    events,
+    interaction_service,
+    matching,
+    privacy,
+    scoring_service,
+)
 from api.bulk import in_values, insert_rows
 from api.db import Database
 from api.events import EventType
@@ -836,7 +844,13 @@ class _LeadWriter(_Writer):
     def rescore(self, session: Session, last: int) -> None:
         leads = self.changed | set(self.new_ids(session, last))
         if leads:
-            scoring_service.rescore(session, self.context.catalog, lead_ids=sorted(leads))
+            catalog = self.context.catalog
+            # Imported leads that are sales ready or in a routing stage get their owners first,
+            # as the API's changes do.
+            assignment_service.route(
+                session.connection(), catalog, leads, self.context.actor, utcnow()
+            )
+            scoring_service.rescore(session, catalog, lead_ids=sorted(leads))
         self.changed.clear()
 
     def warnings(self, session: Session) -> list[str]:

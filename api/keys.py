@@ -33,6 +33,8 @@ class ApiKey(SQLModel, table=True):
     role: str = Field(max_length=20)
     prefix: str = Field(max_length=16)
     key_hash: str = Field(max_length=64)
+    # The seller the key acts for: "mine" in the work queues means the leads they own.
+    seller: str | None = Field(default=None, max_length=200)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     revoked_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
 
@@ -42,6 +44,7 @@ class Principal:
     key_id: int
     name: str
     role: Role
+    seller: str | None = None  # the handle of the seller the key acts for
 
 
 def digest(secret: str) -> str:
@@ -49,10 +52,14 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create_key(session: Session, role: Role, name: str) -> tuple[ApiKey, str]:
+def create_key(
+    session: Session, role: Role, name: str, seller: str | None = None
+) -> tuple[ApiKey, str]:
     """Store a new key and return it with its secret, which is never stored or shown again."""
     secret = KEY_PREFIX + secrets.token_urlsafe(32)
-    key = ApiKey(name=name, role=role.value, prefix=secret[:12], key_hash=digest(secret))
+    key = ApiKey(
+        name=name, role=role.value, prefix=secret[:12], key_hash=digest(secret), seller=seller
+    )
     session.add(key)
     session.flush()
     return key, secret
@@ -64,7 +71,7 @@ def authenticate(session: Session, secret: str) -> Principal | None:
     key = session.exec(select(ApiKey).where(ApiKey.key_hash == digest(secret))).first()
     if key is None or key.revoked_at is not None or key.id is None:
         return None
-    return Principal(key_id=key.id, name=key.name, role=Role(key.role))
+    return Principal(key_id=key.id, name=key.name, role=Role(key.role), seller=key.seller)
 
 
 def has_keys(session: Session) -> bool:

@@ -12,7 +12,7 @@ from sqlalchemy import select as select_rows
 from sqlmodel import Session, col, select
 
 import bpf
-from api import events, privacy, records, scoring_service
+from api import assignment_service, events, privacy, records, scoring_service
 from api.db import Database
 from api.events import EventType
 from api.moves import Actor, history_rows
@@ -113,6 +113,12 @@ def add_lead(session: Session, catalog: bpf.Catalog, data: LeadCreate, actor: Ac
     announce_created(session.connection(), [lead.model_dump()], actor)
     moves = process.apply_outcomes(lead, outcomes, automated=False, switches={})
     _record(session, catalog, lead, moves, actor, None, now)
+    session.flush()
+    assert lead.id is not None
+    connection = session.connection()
+    if lead.owner is not None:
+        assignment_service.record_by_hand(connection, lead.id, None, lead.owner, actor, now)
+    assignment_service.route(connection, catalog, [lead.id], actor, now)
     _rescore(session, catalog, lead)
     return lead
 
@@ -137,6 +143,7 @@ def update_lead(
             privacy.allow_return(session, changes["email"], consent_given=False)
         outcomes: list[str] = []
         before = {name: getattr(lead, name) for name in changes}
+        owner, status = lead.owner, lead.status
         for name, value in changes.items():
             if name == "attributes":
                 for key in set(value) | set(lead.attributes):
@@ -154,6 +161,7 @@ def update_lead(
         _touch(lead, now)
         assert lead.id is not None
         announce_updated(session.connection(), [(lead.id, lead.version, before, changes)], actor)
+        _route(session, catalog, lead, owner, status, actor, now)
         _rescore(session, catalog, lead)
     return lead
 
@@ -205,6 +213,29 @@ def announce_updated(
             if after.get("sales_ready") is True and not before.get("sales_ready")
         ],
     )
+
+
+def _route(
+    session: Session,
+    catalog: bpf.Catalog,
+    lead: Lead,
+    owner: str | None,
+    status: str,
+    actor: Actor,
+    now: dt.datetime,
+) -> None:
+    """After a change by hand: record an owner set by hand, route the lead if it now waits for
+    one, and route the waiting leads again if the change freed a seller's capacity (a closed
+    lead, or an owner changed)."""
+    assert lead.id is not None
+    session.flush()
+    connection = session.connection()
+    if lead.owner != owner:
+        assignment_service.record_by_hand(connection, lead.id, owner, lead.owner, actor, now)
+    assignment_service.route(connection, catalog, [lead.id], actor, now)
+    freed = owner is not None and status == LeadStatus.OPEN.value
+    if freed and (lead.owner != owner or lead.status != LeadStatus.OPEN.value):
+        assignment_service.route_waiting(connection, catalog, actor)
 
 
 # Fields a move changes that scoring rules can read.
@@ -266,7 +297,13 @@ def move_lead(
         }
         connection.execute(WRITE_MOVE, {"lead_id": lead_id, **changes})
         lead.values.update(changes)
-        if scoring_service.reads_any(connection, MOVED_FIELDS):
+        read = MOVED_FIELDS
+        if assignment_service.routes_to_sales(
+            catalog, lead.process, lead.stage
+        ) and assignment_service.route(connection, catalog, [lead_id], actor, now):
+            read = MOVED_FIELDS | {"lead.owner"}
+            lead = locked_row(connection, lead_id, "*")
+        if scoring_service.reads_any(connection, read):
             session = Session(bind=connection)
             scoring_service.rescore(session, catalog, lead_ids=[lead_id], now=now)
             lead = locked_row(connection, lead_id, "*")

@@ -23,6 +23,7 @@ from leads.models import (
     StageChange,
 )
 from leads.opportunities import Disposition, Opportunity
+from leads.sellers import AssignmentRule, LeadAssignment, Seller
 from scoring.tables import (
     AccountScore,
     EvaluationRun,
@@ -37,6 +38,7 @@ __all__ = [
     "AccountScore",
     "Activity",
     "ApiKey",
+    "AssignmentRule",
     "ConsentChange",
     "Contact",
     "Disposition",
@@ -46,6 +48,7 @@ __all__ = [
     "IdempotencyRecord",
     "Interaction",
     "Lead",
+    "LeadAssignment",
     "LeadScore",
     "LeadgenSource",
     "MatchingStrategy",
@@ -53,6 +56,7 @@ __all__ = [
     "Qualification",
     "ScoringConfiguration",
     "ScoringModel",
+    "Seller",
     "ServiceSecret",
     "StageChange",
     "WebhookAttempt",

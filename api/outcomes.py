@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, Connection, and_, exists, or_, select, upd
 from sqlmodel import Session, col
 
 import bpf
-from api import events
+from api import assignment_service, events
 from api.bulk import in_values
 from api.events import EventType
 from api.moves import SCORING, Actor, history_rows, record
@@ -21,9 +21,9 @@ from scoring.tables import LeadScore
 
 BATCH = 2000
 
-# The lead fields an outcome (of scoring or of qualification) can change: a model that reads
-# one is scored again after it.
-WRITES = frozenset({"lead.sales_ready", "lead.stage", "lead.status_reason"})
+# The lead fields an outcome (of scoring or of qualification) can change, the owner through
+# assignment: a model that reads one is scored again after it.
+WRITES = frozenset({"lead.sales_ready", "lead.stage", "lead.status_reason", "lead.owner"})
 
 
 def fire(
@@ -87,7 +87,7 @@ def fire(
                 ready.append(row["id"])
             history += follow(catalog, lead, values, outcomes, switches, actor, now)
             updates.append(values)
-        changed += write(session, catalog, updates, history, {r["id"]: r for r in rows})
+        changed += write(session, catalog, updates, history, {r["id"]: r for r in rows}, actor, now)
         _announce(session.connection(), first_scores, ready, actor, now)
     return changed
 
@@ -131,9 +131,12 @@ def write(
     updates: list[dict[str, Any]],
     history: list[dict[str, Any]],
     leads: Mapping[int, Mapping[str, Any]],
+    actor: Actor,
+    now: dt.datetime,
 ) -> list[int]:
     """Write the leads' changed values and their moves (`leads`: each lead's row as it was
-    read, by id); return the leads changed."""
+    read, by id), and route the leads made sales ready or moved to a stage that routes to
+    sales; return the leads changed."""
     if not updates:
         return []
     # Rows that set the same columns go in one executemany: the leads with a move, with
@@ -141,7 +144,20 @@ def write(
     # lead to the next.
     updates.sort(key=lambda values: tuple(values))
     session.execute(update(Lead), updates)
-    record(session.connection(), history, catalog, leads)
+    connection = session.connection()
+    record(connection, history, catalog, leads)
+    waiting = [
+        values["id"]
+        for values in updates
+        if "sales_ready" in values
+        or (
+            "stage" in values
+            and assignment_service.routes_to_sales(
+                catalog, leads[values["id"]]["process"], values["stage"]
+            )
+        )
+    ]
+    assignment_service.route(connection, catalog, waiting, actor, now)
     return [values["id"] for values in updates]
 
 

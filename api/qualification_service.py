@@ -344,7 +344,9 @@ def apply(
                 catalog, lead_row, values, fired, switches, QUALIFICATION, now
             )
             updates.append(values)
-        changed += outcomes.write(session, catalog, updates, history, {r["id"]: r for r in rows})
+        changed += outcomes.write(
+            session, catalog, updates, history, {r["id"]: r for r in rows}, QUALIFICATION, now
+        )
         for q in making:
             activities.create_activities(
                 connection, activity_leads[q.id], q.activities, Source.qualification(q.id), now

@@ -67,6 +67,11 @@ class StageDef(_Strict):
     activities: list[ActivityDef] = Field(default_factory=list)
     # Where completing the stage leads; absent means the following stage, null means nowhere.
     next: Name | None = None
+    # The work queue that lists the stage's open leads.
+    queue: Literal["teleprospecting", "sales"] | None = None
+    # Entering the stage hands the lead to sales routing (assignment rules); its open leads
+    # are in the sales queue.
+    routes_to_sales: bool = False
 
     @property
     def title(self) -> str:

@@ -304,6 +304,15 @@ def _process_problems(
             unknown_stage((*at, "stages", j, "next"), stage.next, "next stage")
         for k, activity in enumerate(stage.activities):
             found.extend(activity_problems((*at, "stages", j, "activities", k), activity))
+        if stage.routes_to_sales and stage.queue not in (None, "sales"):
+            found.append(
+                (
+                    (*at, "stages", j, "queue"),
+                    f"stage '{stage.name}' routes leads to sales but lists them in the "
+                    f"{stage.queue} queue",
+                    "a stage that routes to sales is in the sales queue: leave out 'queue'",
+                )
+            )
 
     triggers = {t.trigger for t in process.transitions}
     unguarded: dict[tuple[str, str], int] = {}

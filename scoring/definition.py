@@ -201,7 +201,7 @@ class ScoringDefinition(_Strict):
         if twice:
             raise ValueError(f"rule names are unique; named twice: {', '.join(twice)}")
         for test in [self.audience, *[r.when for r in self.rules if isinstance(r, AttributeRule)]]:
-            if test is not None and _depth(test) > MAX_DEPTH:
+            if test is not None and depth(test) > MAX_DEPTH:
                 raise ValueError(f"conditions nest at most {MAX_DEPTH} groups deep")
         if self.entity == "account":
             for path in _fields(self):
@@ -244,10 +244,10 @@ def check_grades(grades: list[Grade]) -> None:
             )
 
 
-def _depth(test: Test) -> int:
+def depth(test: Test) -> int:
     if isinstance(test, Condition):
         return 0
-    return 1 + max(_depth(m) for m in test.members)
+    return 1 + max(depth(m) for m in test.members)
 
 
 def conditions(test: Test | None) -> list[Condition]:
