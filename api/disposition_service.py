@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from sqlmodel import Session, col, select
 
 import bpf
-from api import events, records, scoring_service
+from api import assignment_service, events, records, scoring_service
 from api.activity_service import cancel_open, lead_not_open
 from api.db import Database
 from api.events import EventType
@@ -139,6 +139,7 @@ def reopen(
         now = utcnow()
         disposition = _record(
             session,
+            catalog,
             lead,
             LeadStatus.OPEN,
             STATUS_REASONS[LeadStatus.OPEN][0],
@@ -178,7 +179,7 @@ def _close(
     opportunity: Opportunity | None,
 ) -> Outcome:
     assert lead.id is not None
-    disposition = _record(session, lead, status, reason, note, actor, now, opportunity)
+    disposition = _record(session, catalog, lead, status, reason, note, actor, now, opportunity)
     canceled = cancel_open(session, lead.id, actor, now)
     _rescore(session, catalog, lead)
     return Outcome(lead, disposition, opportunity, canceled)
@@ -186,6 +187,7 @@ def _close(
 
 def _record(
     session: Session,
+    catalog: bpf.Catalog,
     lead: Lead,
     status: LeadStatus,
     reason: str,
@@ -194,7 +196,9 @@ def _record(
     now: dt.datetime,
     opportunity: Opportunity | None,
 ) -> Disposition:
-    """Set the lead's status and keep who did it, when and why."""
+    """Set the lead's status, keep who did it, when and why, and announce it. A lead that
+    closes frees its owner's capacity for the leads waiting for one; a reopened lead may wait
+    for an owner itself."""
     assert lead.id is not None
     disposition = Disposition(
         lead_id=lead.id,
@@ -228,6 +232,11 @@ def _record(
         ],
         now=now,
     )
+    connection = session.connection()
+    if status is LeadStatus.OPEN:
+        assignment_service.route(connection, catalog, [lead.id], actor, now)
+    elif lead.owner is not None:
+        assignment_service.route_waiting(connection, catalog, actor)
     return disposition
 
 

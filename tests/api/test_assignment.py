@@ -65,6 +65,24 @@ def lead(client: Client, lead_id: int) -> dict[str, Any]:
     return body
 
 
+CLOSING = {
+    "qualified": ("qualify", {"estimated_value": 1000, "currency": "EUR"}),
+    "disqualified": ("disqualify", {"reason": "lost"}),
+}
+
+
+def close(client: Client, lead_id: int, status: str) -> dict[str, Any]:
+    """Qualify or disqualify the lead."""
+    action, body = CLOSING[status]
+    current = client.get(f"/api/leads/{lead_id}")
+    response = client.post(
+        f"/api/leads/{lead_id}/{action}", json=body, headers={"If-Match": current.headers["etag"]}
+    )
+    assert response.status_code in (200, 201), response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
 def patch(client: Client, path: str, body: dict[str, Any]) -> dict[str, Any]:
     current = client.get(path)
     response = client.patch(path, json=body, headers={"If-Match": current.headers["etag"]})
@@ -244,7 +262,7 @@ def test_least_loaded_counts_open_leads_owned_also_by_hand(admin: Client) -> Non
     closed = admin.post("/api/leads", json={"topic": "t", "owner": "bo"}).json()
     for _ in range(3):
         admin.post("/api/leads", json={"topic": "t", "owner": "bo"})
-    patch(admin, f"/api/leads/{closed['id']}", {"status": "disqualified"})
+    close(admin, closed["id"], "disqualified")
     # ana 2 open, bo 3 open: ana takes the next one, then they tie and the first listed wins.
     assert [ready_lead(admin)["owner"] for _ in range(3)] == ["ana", "ana", "bo"]
     history = admin.get(f"/api/leads/{closed['id']}/assignments").json()["items"]
@@ -298,7 +316,7 @@ def test_a_lead_nobody_can_take_waits_until_capacity_frees_up(admin: Client) -> 
         "ana is at capacity (1 of 1)"
     )
     # The lead ana owns closes: the oldest waiting lead is hers at once.
-    patch(admin, f"/api/leads/{first['id']}", {"status": "qualified"})
+    close(admin, first["id"], "qualified")
     assert lead(admin, second["id"])["owner"] == "ana"
     assert list(waiting(admin)) == [third["id"]]
     # More capacity takes the next.

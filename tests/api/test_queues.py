@@ -11,7 +11,7 @@ from litestar.testing import TestClient
 from api import keys
 from api.app import Service
 from api.keys import Role
-from tests.api.test_assignment import lead, patch, ready_lead, rule, seller
+from tests.api.test_assignment import close, lead, patch, ready_lead, rule, seller
 from tests.api.test_scoring import live
 from tests.conftest import KeyMaker
 
@@ -86,7 +86,7 @@ def test_the_sales_queue_sorts_by_score_or_by_time_qualified(admin: Client) -> N
     )
     not_ready = admin.post("/api/leads", json={"topic": "hot"}).json()
     closed = ready_lead(admin, topic="hot")
-    patch(admin, f"/api/leads/{closed['id']}", {"status": "disqualified"})
+    close(admin, closed["id"], "disqualified")
     # The highest score across live models: cold has 90 from the second model.
     assert ids(admin, "/api/queues/sales") == [cold["id"], hot["id"], warm["id"]]
     assert ids(admin, "/api/queues/sales", model=model["id"]) == [hot["id"], warm["id"], cold["id"]]
@@ -157,7 +157,7 @@ def test_the_teleprospecting_queue_lists_open_leads_in_its_stages(
     admin.post("/api/leads", json={"topic": "new"})
     dropped = admin.post("/api/leads", json={"topic": "dropped"}).json()
     patch(admin, f"/api/leads/{dropped['id']}", {"attributes": {"teleprospecting_ready": True}})
-    patch(admin, f"/api/leads/{dropped['id']}", {"status": "disqualified"})
+    close(admin, dropped["id"], "disqualified")
     queue = "/api/queues/teleprospecting"
     assert ids(admin, queue, sort="qualified") == [calling["id"], accepted["id"]]
     tess = key_for(service, Role.TELEPROSPECTOR, "tess")

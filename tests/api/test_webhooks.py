@@ -21,6 +21,7 @@ from api.app import Service
 from api.keys import Role
 from api.settings import Settings
 from api.webhook_tables import WebhookDelivery, WebhookEvent
+from tests.api.test_assignment import ready_lead, rule, seller
 from tests.api.test_qualification import ENGAGEMENT, opens, person_lead, published
 from tests.api.test_scoring import live
 from tests.conftest import KeyMaker
@@ -493,3 +494,18 @@ def test_qualification_and_disposition_are_announced(
         "status": "open",
         "status_reason": "new",
     }
+
+
+def test_an_assignment_is_announced_with_its_rule_and_reason(
+    admin: Client, receiver: tuple[Receiver, str]
+) -> None:
+    inbox, url = receiver
+    seller(admin, "ana")
+    rule(admin, "everyone", sellers=["ana"])
+    subscribe(admin, url, "lead.assigned")
+    x = ready_lead(admin)
+    inbox.wait_for(lambda got: len(got) == 1)
+    data = inbox.received[0].message["data"]
+    assert (data["lead_id"], data["owner"], data["previous_owner"]) == (x["id"], "ana", None)
+    assert (data["rule"], data["strategy"]) == ("everyone", "round_robin")
+    assert data["reason"]
