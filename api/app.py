@@ -24,6 +24,7 @@ from api.controllers.contacts import AccountController, ContactController
 from api.controllers.health import VERSION, health, ready
 from api.controllers.imports import ImportController
 from api.controllers.interactions import InteractionController
+from api.controllers.jobs import JobController
 from api.controllers.leads import LeadController
 from api.controllers.processes import ProcessController
 from api.controllers.scoring import (
@@ -34,8 +35,9 @@ from api.controllers.scoring import (
     lead_scores,
 )
 from api.db import Database
-from api.evaluation_runner import Runner
+from api.job_runner import JobRunner
 from api.problems import EXCEPTION_HANDLERS
+from api.scheduler import Scheduler
 from api.secrets import ERASURE_PEPPER, secret
 from api.services import Services
 from api.settings import Settings
@@ -59,7 +61,7 @@ def open_service(settings: Settings, *, migrate_embedded: bool = True) -> Servic
     Raise bpf.StagesFileError or bpf.StagesInUse when stages.yaml cannot be used, and
     NotMigrated when a shared database is behind (run `leadflow db upgrade`).
     """
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, wait_seconds=settings.database_wait_seconds)
     try:
         if db.is_sqlite and migrate_embedded:
             migrate.upgrade(db.write_engine)
@@ -82,17 +84,19 @@ def open_service(settings: Settings, *, migrate_embedded: bool = True) -> Servic
 def create_app(service: Service) -> Litestar:
     # transitions reports every state change at INFO; a service moving leads all day need not.
     logging.getLogger("transitions").setLevel(logging.WARNING)
+    scheduler = Scheduler(
+        JobRunner(service.db, lambda: parts.catalog, service.settings), service.settings
+    )
     parts = Services(
         settings=service.settings,
         db=service.db,
         catalog=service.catalog,
-        runner=Runner(service.db, lambda: parts.catalog),
+        scheduler=scheduler,
         key_cache=KeyCache(service.settings.key_cache_seconds),
     )
-    runner = parts.runner
     return Litestar(
-        on_startup=[runner.start],
-        on_shutdown=[runner.stop],
+        on_startup=[scheduler.start] if service.settings.scheduler else [],
+        on_shutdown=[scheduler.stop],
         route_handlers=[
             health,
             ready,
@@ -109,6 +113,7 @@ def create_app(service: Service) -> Litestar:
             ScoringModelController,
             ConfigurationController,
             EvaluationController,
+            JobController,
             lead_scores,
             account_scores,
         ],
