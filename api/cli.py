@@ -439,7 +439,10 @@ def jobs(ctx: typer.Context) -> None:
             (f"running on {item.holder}" if item.running else "")
             + (f" {item.queued} queued" if item.queued else ""),
         )
-    Console().print(table)
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=160)  # piped or logged: one line per job
+    console.print(table)
 
 
 def _every(seconds: float) -> str:
