@@ -25,6 +25,7 @@ from api.controllers.contacts import AccountController, ContactController
 from api.controllers.health import VERSION, health, ready
 from api.controllers.imports import ImportController
 from api.controllers.interactions import InteractionController
+from api.controllers.jobs import JobController
 from api.controllers.leads import LeadController
 from api.controllers.opportunities import DispositionController, OpportunityController
 from api.controllers.processes import ProcessController
@@ -44,8 +45,9 @@ from api.controllers.sellers import (
 )
 from api.controllers.webhooks import WebhookController
 from api.db import Database
-from api.evaluation_runner import Runner
+from api.job_runner import JobRunner
 from api.problems import EXCEPTION_HANDLERS
+from api.scheduler import Scheduler
 from api.secrets import ERASURE_PEPPER, secret
 from api.services import Services
 from api.settings import Settings
@@ -70,7 +72,7 @@ def open_service(settings: Settings, *, migrate_embedded: bool = True) -> Servic
     Raise bpf.StagesFileError or bpf.StagesInUse when stages.yaml cannot be used, and
     NotMigrated when a shared database is behind (run `leadflow db upgrade`).
     """
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, wait_seconds=settings.database_wait_seconds)
     try:
         if db.is_sqlite and migrate_embedded:
             migrate.upgrade(db.write_engine)
@@ -93,15 +95,18 @@ def open_service(settings: Settings, *, migrate_embedded: bool = True) -> Servic
 def create_app(service: Service) -> Litestar:
     # transitions reports every state change at INFO; a service moving leads all day need not.
     logging.getLogger("transitions").setLevel(logging.WARNING)
+    scheduler = Scheduler(
+        JobRunner(service.db, lambda: parts.catalog, service.settings), service.settings
+    )
     parts = Services(
         settings=service.settings,
         db=service.db,
         catalog=service.catalog,
-        runner=Runner(service.db, lambda: parts.catalog),
+        scheduler=scheduler,
         key_cache=KeyCache(service.settings.key_cache_seconds),
     )
-    runner = parts.runner
-    starting, stopping = [runner.start], [runner.stop]
+    starting = [scheduler.start] if service.settings.scheduler else []
+    stopping = [scheduler.stop]
     if service.settings.webhook_sender:
         sender = Sender(service.db, service.settings)
         starting.append(sender.start)
@@ -130,6 +135,7 @@ def create_app(service: Service) -> Litestar:
             ConfigurationController,
             EvaluationController,
             QualificationController,
+            JobController,
             lead_scores,
             account_scores,
             WebhookController,

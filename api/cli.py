@@ -344,11 +344,15 @@ def evaluate(
     ] = None,
 ) -> None:
     """Re-score every lead and account for the live models, set-based, and fire the outcomes of
-    those whose results changed; with a progress bar."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+    those whose results changed; in the foreground, with a progress bar. It takes the
+    evaluation job's lease, waiting while a scheduler runs another evaluation."""
+    from sqlmodel import col, select
 
     from api import scoring_service
     from api.app import NotMigrated, open_service
+    from api.job_runner import JobRunner
+    from api.job_runs import EVALUATION, JobRun
+    from scoring.tables import EvaluationRun
 
     settings = Settings()
     try:
@@ -360,30 +364,201 @@ def evaluate(
             live = scoring_service.live_models(session.connection(), only=model)
         if model is not None and not live:
             raise _fail([f"scoring model {model} is not live"])
-        run = scoring_service.new_run(service.db, model)
-        assert run.id is not None
-        columns = (*Progress.get_default_columns()[:2], BarColumn(), MofNCompleteColumn())
-        with Progress(*columns, TimeElapsedColumn(), transient=False) as bar:
-            task = bar.add_task(f"evaluating {len(live)} model(s)", total=None)
-
-            def show(progress: Any) -> None:
-                bar.update(task, total=progress.total, completed=progress.done)
-
-            done = scoring_service.evaluate(service.db, service.catalog, run.id, progress=show)
+        evaluation = scoring_service.new_run(service.db, model, requested_by="leadflow evaluate")
+        with service.db.read() as session:
+            job_run = session.exec(
+                select(JobRun).where(col(JobRun.evaluation_run_id) == evaluation.id)
+            ).one()
+        assert job_run.id is not None
+        runner = JobRunner(service.db, lambda: service.catalog, settings)
+        _waiting_for(runner, EVALUATION)
+        with _job_progress(f"evaluating {len(live)} model(s)") as show:
+            ended = runner.run_now(EVALUATION, job_run.id, progress=show)
+        with service.db.read() as session:
+            done = session.get(EvaluationRun, evaluation.id)
+        assert done is not None
     finally:
         service.db.dispose()
+    if ended.status != "done":
+        raise _fail([f"evaluation {done.id} {ended.status}: {ended.error or ''}".rstrip(": ")])
     typer.echo(
         f"evaluation {done.id}: {done.done} records, {done.changed} scores changed, "
         f"outcomes fired for {done.outcomes} leads"
     )
 
 
+@contextmanager
+def _job_progress(label: str) -> Iterator[Callable[[Any], None]]:
+    """A progress bar of a run's records on a terminal; nothing when output is redirected."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield lambda run: None
+        return
+    columns = (*Progress.get_default_columns()[:2], BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, TimeElapsedColumn(), console=console, transient=False) as bar:
+        task = bar.add_task(label, total=None)
+
+        def show(run: Any) -> None:
+            bar.update(task, total=run.total, completed=run.processed)
+
+        yield show
+
+
+def _waiting_for(runner: Any, name: str) -> None:
+    from api.leases import JobLease
+    from leads.types import utcnow
+
+    with runner.db.read() as session:
+        lease = session.get(JobLease, name)
+    if lease is not None and lease.holder is not None and lease.expires_at > utcnow():
+        typer.echo(f"waiting for job {name}: {lease.holder} runs it now", err=True)
+
+
+jobs_app = typer.Typer(help="The scheduler's jobs: `leadflow jobs` lists them.")
+app.add_typer(jobs_app, name="jobs")
+
+
+@jobs_app.callback(invoke_without_command=True)
+def jobs(ctx: typer.Context) -> None:
+    """Each job: interval, last run (start, duration, records processed, error), next run."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    from api.db import Database
+    from api.job_runner import status
+    from api.jobs import defined
+
+    settings = Settings()
+    db = Database(settings.database_url, wait_seconds=settings.database_wait_seconds)
+    try:
+        found = status(db, defined(settings))
+    finally:
+        db.dispose()
+    table = Table("job", "every", "last run", "took", "processed", "result", "next run", "now")
+    for item in found:
+        last = item.last
+        took = last.seconds if last is not None else None
+        table.add_row(
+            item.job.name,
+            _every(item.job.interval),
+            f"{last.started_at:%Y-%m-%d %H:%M:%S}" if last and last.started_at else "never",
+            f"{took:.1f} s" if took is not None else "",
+            f"{last.processed:,}" if last is not None else "",
+            (last.error or last.status) if last is not None else "",
+            f"{item.next_run_at:%Y-%m-%d %H:%M:%S}",
+            (f"running on {item.holder}" if item.running else "")
+            + (f" {item.queued} queued" if item.queued else ""),
+        )
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=160)  # piped or logged: one line per job
+    console.print(table)
+
+
+def _every(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
+@jobs_app.command("run")
+def jobs_run(
+    name: Annotated[str, typer.Argument(help="The job, as `leadflow jobs` names it.")],
+) -> None:
+    """Run a job now, in the foreground, with a progress bar. It takes the job's lease first,
+    waiting while a scheduler runs it."""
+    from api import job_runs
+    from api.app import NotMigrated, open_service
+    from api.job_runner import JobRunner
+
+    settings = Settings()
+    try:
+        service = open_service(settings)
+    except (bpf.StagesFileError, bpf.StagesInUse, NotMigrated) as exc:
+        raise _fail([str(exc)]) from None
+    try:
+        runner = JobRunner(service.db, lambda: service.catalog, settings)
+        if name not in runner.jobs:
+            hint = bpf.validation.suggest(name, runner.jobs)
+            raise _fail(
+                [f"there is no job '{name}'; " + (hint or f"jobs: {', '.join(runner.jobs)}")]
+            )
+        with service.db.write() as session:
+            queued = job_runs.queue(session, name, "leadflow jobs run")
+        assert queued.id is not None
+        _waiting_for(runner, name)
+        with _job_progress(name) as show:
+            ended = runner.run_now(name, queued.id, progress=show)
+    finally:
+        service.db.dispose()
+    line = f"job {name}: run {ended.id} {ended.status}"
+    if ended.seconds is not None:
+        line += f" in {ended.seconds:.1f} s, {ended.processed:,} processed"
+    if ended.status != "done":
+        raise _fail([line + (f": {ended.error}" if ended.error else "")])
+    typer.echo(line)
+
+
+@app.command()
+def scheduler() -> None:
+    """Run the jobs, on their intervals and when asked, until stopped (SIGTERM, Ctrl-C): the
+    scheduler of a deployment whose API processes run with --no-scheduler. Several may run;
+    each job runs in one of them at a time."""
+    import logging
+    import signal
+    import threading
+
+    from api.app import NotMigrated, open_service
+    from api.job_runner import JobRunner
+    from api.scheduler import Scheduler
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = Settings()
+    try:
+        service = open_service(settings)
+    except (bpf.StagesFileError, bpf.StagesInUse, NotMigrated) as exc:
+        raise _fail([str(exc)]) from None
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    runner = JobRunner(service.db, lambda: service.catalog, settings)
+    jobs = Scheduler(runner, settings)
+    jobs.start()
+    periodic = ", ".join(f"{j.name} every {_every(j.interval)}" for j in runner.jobs.values())
+    if not settings.periodic_jobs:
+        periodic = "the runs asked for only"
+    typer.echo(f"scheduler {runner.holder}: {periodic}", err=True)
+    try:
+        while not stop.wait(1):
+            pass
+    finally:
+        jobs.stop()
+        service.db.dispose()
+    typer.echo(f"scheduler {runner.holder}: stopped", err=True)
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Default: LEADFLOW_HOST or 127.0.0.1")] = None,
     port: Annotated[int | None, typer.Option(help="Default: LEADFLOW_PORT or 8000")] = None,
+    no_scheduler: Annotated[
+        bool,
+        typer.Option(
+            "--no-scheduler",
+            help="Run no jobs here: separate `leadflow scheduler` processes run them.",
+        ),
+    ] = False,
 ) -> None:
-    """Run the API. An embedded SQLite database is created and migrated as needed."""
+    """Run the API, and the jobs unless --no-scheduler. An embedded SQLite database is
+    created and migrated as needed."""
     import gc
     from concurrent.futures import ThreadPoolExecutor
 
@@ -393,6 +568,8 @@ def serve(
     from api.app import NotMigrated, create_app, open_service
 
     settings = Settings()
+    if no_scheduler:
+        settings = settings.model_copy(update={"scheduler": False})
     try:
         service = open_service(settings)
     except bpf.StagesFileError as exc:

@@ -10,6 +10,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session
 
 WRITE = "leadflow_write"
@@ -24,8 +26,9 @@ class Database:
     (see `writing`), which lets a long computation run without holding the write lock.
     """
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, wait_seconds: float = 30) -> None:
         self.url = make_url(url)
+        self.wait_seconds = wait_seconds
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self._checkpointer: _Checkpointer | None = None
         if self.is_sqlite:
@@ -43,7 +46,7 @@ class Database:
                 echo=echo,
                 pool_size=1,
                 max_overflow=0,
-                pool_timeout=30,
+                pool_timeout=wait_seconds,
                 cache_mib=64,
                 checkpoint_pages=50_000,
             ).execution_options(**{WRITE: True})
@@ -51,7 +54,13 @@ class Database:
             self._checkpointer.start()
         else:
             self.engine = create_engine(
-                self.url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20
+                self.url,
+                echo=echo,
+                pool_pre_ping=True,
+                pool_size=10,
+                max_overflow=20,
+                pool_timeout=wait_seconds,
+                connect_args={"connect_timeout": max(1, round(wait_seconds))},
             )
             # The same pool; a transaction begun through it is a write transaction.
             self.write_engine = self.engine.execution_options(**{WRITE: True})
@@ -62,7 +71,7 @@ class Database:
         engine = create_engine(
             self.url,
             echo=echo,
-            connect_args={"check_same_thread": False, "timeout": 30},
+            connect_args={"check_same_thread": False, "timeout": self.wait_seconds},
             **pool,
         )
 
@@ -74,7 +83,7 @@ class Database:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={round(self.wait_seconds * 1000)}")
             cursor.execute(f"PRAGMA cache_size=-{cache_mib * 1024}")
             cursor.execute(f"PRAGMA wal_autocheckpoint={checkpoint_pages}")
             # A WAL that grew is cut back to 64 MB when it starts over.
@@ -151,3 +160,16 @@ class _Checkpointer(threading.Thread):
 def writing(connection: Connection) -> Connection:
     """Make the connection's next transactions write transactions."""
     return connection.execution_options(**{WRITE: True})
+
+
+def reading(connection: Connection) -> Connection:
+    """Make the connection's next transactions ordinary ones again."""
+    return connection.execution_options(**{WRITE: False})
+
+
+def unavailable(exc: BaseException) -> bool:
+    """Whether the database is away or too busy to answer now (down, unreachable, locked
+    beyond the wait, no connection free in time): worth trying again later."""
+    if isinstance(exc, OperationalError | PoolTimeout):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated

@@ -7,9 +7,9 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Column, Index
+from sqlalchemy import Column, Index, delete, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel
 
@@ -18,7 +18,11 @@ from api.keys import Principal
 from api.problems import Problem, field_error
 from leads.types import Id, JSONValue, UTCDateTime, utcnow
 
+if TYPE_CHECKING:
+    from api.jobs import JobContext
+
 KEY_MAX = 200
+EXPIRY_BATCH = 5000
 
 
 class IdempotencyRecord(SQLModel, table=True):
@@ -125,3 +129,28 @@ def _answer_of(
             errors=[{"field": "Idempotency-Key", "reason": "already used with another body"}],
         )
     return record.status_code, record.response
+
+
+def expire(ctx: JobContext) -> None:
+    """The idempotency_expiry job: delete the keys older than LEADFLOW_IDEMPOTENCY_KEEP, in
+    batches; a replay of an expired key is then a new request."""
+    assert ctx.run.started_at is not None
+    cutoff = ctx.run.started_at - dt.timedelta(seconds=ctx.settings.idempotency_keep)
+    table = IdempotencyRecord.__table__  # type: ignore[attr-defined]
+    batch = (
+        select(table.c.api_key_id, table.c.key)
+        .where(table.c.created_at < cutoff)
+        .order_by(table.c.created_at)
+        .limit(EXPIRY_BATCH)
+    )
+    while True:
+        with ctx.write() as session:
+            deleted = (
+                session.connection()
+                .execute(delete(table).where(tuple_(table.c.api_key_id, table.c.key).in_(batch)))
+                .rowcount
+            )
+            ctx.advance(session, add=deleted)
+        ctx.notify()
+        if deleted < EXPIRY_BATCH:
+            return

@@ -7,7 +7,7 @@ from collections.abc import Collection
 from sqlalchemy import delete, update
 from sqlmodel import col, select
 
-from api import scoring_service
+from api import job_runs, scoring_service
 from api.db import Database
 from api.problems import Problem, field_error
 from api.schemas.scoring import ModelCreate, ModelUpdate
@@ -99,6 +99,7 @@ def go_live(
         model.updated_at = now
         run = EvaluationRun(model_id=model_id, status=RunStatus.QUEUED.value, as_of=now)
         session.add(run)
+        job_runs.queue_evaluation(session, run, f"scoring model {model_id} going live")
     return model, run
 
 

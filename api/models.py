@@ -1,7 +1,9 @@
 """Every table of the service, imported in one place so the metadata is complete."""
 
 from api.idempotency import IdempotencyRecord
+from api.job_runs import JobRun
 from api.keys import ApiKey
+from api.leases import JobLease
 from api.secrets import ServiceSecret
 from api.webhook_tables import (
     WebhookAttempt,
@@ -47,6 +49,8 @@ __all__ = [
     "Form",
     "IdempotencyRecord",
     "Interaction",
+    "JobLease",
+    "JobRun",
     "Lead",
     "LeadAssignment",
     "LeadScore",

@@ -10,10 +10,12 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 import bpf
+from api.db import unavailable
 
 log = logging.getLogger("leadflow")
 
 PROBLEM_JSON = "application/problem+json"
+RETRY_AFTER = 5  # seconds, in 503 answers while the database is away
 
 
 class Problem(Exception):
@@ -119,6 +121,15 @@ def _from_domain(exc: Exception) -> Problem:
             return Problem(400, "malformed-body", "Malformed body", detail)
         headers = dict(exc.headers or {})
         return Problem(status, _slug(status), _title(status), detail, headers=headers)
+    if unavailable(exc):
+        log.warning("the database is unavailable: %s", exc)
+        return Problem(
+            503,
+            "unavailable",
+            "Service unavailable",
+            "the database is unavailable or too busy to answer now; try again shortly",
+            headers={"Retry-After": str(RETRY_AFTER)},
+        )
     log.exception("unhandled error", exc_info=exc)
     return Problem(
         HTTP_500_INTERNAL_SERVER_ERROR, "internal-error", "Internal error", "an unexpected error"

@@ -18,7 +18,7 @@ from sqlalchemy import select as select_rows
 from sqlmodel import Session, col, select
 
 import bpf
-from api import activities, events, outcomes
+from api import activities, events, job_runs, outcomes
 from api.activities import Source
 from api.db import Database
 from api.events import EventType
@@ -180,6 +180,7 @@ def publish(
         if run is None:
             run = EvaluationRun(model_id=None, status=RunStatus.QUEUED.value, as_of=now)
             session.add(run)
+            job_runs.queue_evaluation(session, run, f"qualification {ident} publishing")
     return row, run, new
 
 

@@ -30,9 +30,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 import bpf
-from api import outcomes, qualification_service
+from api import job_runs, outcomes, qualification_service
 from api.bulk import in_values
-from api.db import Database, writing
+from api.db import Database, reading, unavailable, writing
+from api.leases import Interrupted
 from leads.models import Account, Contact, Lead
 from leads.types import UTCDateTime, epoch, utcnow
 from scoring.definition import ScoringDefinition
@@ -348,14 +349,23 @@ def result_table(name: str) -> Table:
 
 
 Progress = Callable[[EvaluationRun], None]
+# Called inside each write transaction an evaluation makes, with its run as it will be
+# committed: a job's lease is checked there (raising rolls the transaction back).
+Within = Callable[[Session, EvaluationRun], None]
+ENTITIES = ("lead", "account")
 
 
 def new_run(
-    db: Database, model_id: int | None = None, status: RunStatus = RunStatus.QUEUED
+    db: Database,
+    model_id: int | None = None,
+    status: RunStatus = RunStatus.QUEUED,
+    requested_by: str = "leadflow",
 ) -> EvaluationRun:
+    """A new evaluation, queued for the evaluation job (which a scheduler runs)."""
     with db.write() as session:
         run = EvaluationRun(model_id=model_id, status=status.value, as_of=utcnow())
         session.add(run)
+        job_runs.queue_evaluation(session, run, requested_by)
     return run
 
 
@@ -367,23 +377,30 @@ def evaluate(
     chunk: int = CHUNK,
     progress: Progress | None = None,
     as_of: dt.datetime | None = None,
+    within: Within | None = None,
 ) -> EvaluationRun:
     """Run a full evaluation, as of now or `as_of`: every live model, or the run's model
-    going live.
+    going live; or carry on one that was cut off, after its checkpoint, as of its `as_of`.
 
-    The results are computed in one statement into a temporary table without holding the
-    write lock; they are then written in chunks of `chunk` records, each a short write
-    transaction that also fires the chunk's outcomes.
+    Per entity, the results are computed in one statement into a temporary table without
+    holding the write lock; they are then written in chunks of `chunk` records, each a short
+    write transaction that also fires the chunk's outcomes and moves the run's checkpoint.
+    A run interrupted (its lease lost, the database away) is left running, to be resumed;
+    any other error marks it failed.
     """
     try:
-        return _evaluate(db, catalog, run_id, chunk, progress, as_of)
+        return _evaluate(db, catalog, run_id, chunk, progress, as_of, within)
     except Exception as exc:
+        if isinstance(exc, Interrupted) or unavailable(exc):
+            raise
         with db.write() as session:
             run = session.get(EvaluationRun, run_id)
             if run is not None:
                 run.status = RunStatus.FAILED.value
                 run.error = f"{type(exc).__name__}: {exc}"[:2000]
                 run.finished_at = utcnow()
+                if within is not None:
+                    within(session, run)
         raise
 
 
@@ -394,22 +411,36 @@ def _evaluate(
     chunk: int,
     progress: Progress | None,
     as_of: dt.datetime | None,
+    within: Within | None,
 ) -> EvaluationRun:
     with db.write() as session:
         run = session.get(EvaluationRun, run_id)
         assert run is not None
+        resumed = run.checkpoint_entity is not None
+        if not resumed:
+            run.as_of = as_of or utcnow()
         run.status = RunStatus.RUNNING.value
-        run.as_of = as_of = as_of or utcnow()
+        if within is not None:
+            within(session, run)
+    as_of, model_id = run.as_of, run.model_id
     with db.engine.connect() as connection:
         with connection.begin():
-            session = Session(bind=connection)
-            models = live_models(connection, only=run.model_id)
+            models = live_models(connection, only=model_id)
             compiler = Compiler(connection.dialect.name, models, epoch(as_of))
-            sources = {}
-            for entity, statement in (("lead", compiler.leads()), ("account", compiler.accounts())):
-                if statement is None:
-                    continue
-                table = result_table(f"evaluation_{entity}")
+            scored = {"lead": compiler.lead_models, "account": compiler.account_models}
+            session = Session(bind=connection)
+            total = sum(_span(session, entity)[2] for entity in ENTITIES if scored[entity])
+        if not resumed:
+            _update_run(db, run_id, within, total=total)
+        statements = {"lead": compiler.leads, "account": compiler.accounts}
+        for entity in ENTITIES[ENTITIES.index(run.checkpoint_entity) if resumed else 0 :]:
+            after = run.checkpoint_id if entity == run.checkpoint_entity else None
+            statement = statements[entity](after=after)
+            if statement is None:
+                continue
+            table = result_table(f"evaluation_{entity}")
+            _drop(connection, table)
+            with connection.begin():
                 table.create(connection)
                 Index(f"evaluation_{entity}_entity", table.c.entity_id).create(connection)
                 connection.execute(
@@ -417,49 +448,85 @@ def _evaluate(
                         ["model_id", "entity_id", "score", "grade", "reached"], statement
                     )
                 )
-                sources[entity] = table
-            spans = {entity: _span(session, entity) for entity in sources}
-        _update_run(db, run_id, total=sum(n for _, _, n in spans.values()))
-        writing(connection)
-        for entity, table in sources.items():
-            low, high, _ = spans[entity]
-            model_ids = [m.id for m in models if m.definition.entity == entity]
-            start = low
-            while start <= high:
-                end = start + chunk - 1
-                with connection.begin():
-                    session = Session(bind=connection)
-                    still_live = {m.id for m in live_models(connection)} & set(model_ids)
-                    changed = write(
-                        session,
-                        entity,
-                        table,
-                        lambda c, s=start, e=end: c.between(s, e),
-                        still_live,
-                        as_of,
-                    )
-                    fired: set[int] = set()
-                    if entity == "lead":
-                        first = fire(session, catalog, col(Lead.id).between(start, end), utcnow())
-                        everyone = Compiler(
-                            connection.dialect.name, live_models(connection), epoch(as_of)
-                        )
-                        more, fired = settle(session, catalog, everyone, first, as_of)
-                        changed += more
-                    done = _count(session, entity, start, end)
-                    run = _advance(session, run_id, done, changed, len(fired))
-                if progress is not None:
-                    progress(run)
-                start = end + 1
-        with connection.begin():
-            for table in sources.values():
-                table.drop(connection)
+                low, high, _ = _span(Session(bind=connection), entity)
+            writing(connection)
+            try:
+                _write_chunks(
+                    connection,
+                    catalog,
+                    run_id,
+                    entity,
+                    table,
+                    [m.id for m in models if m.definition.entity == entity],
+                    after + 1 if after is not None else low,
+                    high,
+                    chunk,
+                    as_of,
+                    progress,
+                    within,
+                )
+            finally:
+                reading(connection)
+                _drop(connection, table)
     with db.write() as session:
         run = session.get(EvaluationRun, run_id)
         assert run is not None
         run.status = RunStatus.DONE.value
         run.finished_at = utcnow()
+        if within is not None:
+            within(session, run)
     return run
+
+
+def _write_chunks(
+    connection: Connection,
+    catalog: bpf.Catalog,
+    run_id: int,
+    entity: str,
+    table: Table,
+    model_ids: list[int],
+    start: int,
+    high: int,
+    chunk: int,
+    as_of: dt.datetime,
+    progress: Progress | None,
+    within: Within | None,
+) -> None:
+    while start <= high:
+        end = start + chunk - 1
+        with connection.begin():
+            session = Session(bind=connection)
+            still_live = {m.id for m in live_models(connection)} & set(model_ids)
+            changed = write(
+                session,
+                entity,
+                table,
+                lambda c, s=start, e=end: c.between(s, e),
+                still_live,
+                as_of,
+            )
+            fired: set[int] = set()
+            if entity == "lead":
+                first = fire(session, catalog, col(Lead.id).between(start, end), utcnow())
+                everyone = Compiler(connection.dialect.name, live_models(connection), epoch(as_of))
+                more, fired = settle(session, catalog, everyone, first, as_of)
+                changed += more
+            done = _count(session, entity, start, end)
+            run = _advance(session, run_id, done, changed, len(fired), (entity, end), within)
+        if progress is not None:
+            progress(run)
+        start = end + 1
+
+
+def _drop(connection: Connection, table: Table) -> None:
+    """Drop the temporary table, left behind on this pooled connection or not; a connection
+    that cannot is discarded (its temporary tables go with it)."""
+    try:
+        with connection.begin():
+            connection.exec_driver_sql(f"DROP TABLE IF EXISTS {table.name}")
+    except Exception:
+        connection.invalidate()
+        raise
 
 
 def _span(session: Session, entity: str) -> tuple[int, int, int]:
@@ -479,20 +546,33 @@ def _count(session: Session, entity: str, start: int, end: int) -> int:
     )
 
 
-def _update_run(db: Database, run_id: int, **values: Any) -> None:
+def _update_run(db: Database, run_id: int, within: Within | None, **values: Any) -> None:
     with db.write() as session:
         run = session.get(EvaluationRun, run_id)
         assert run is not None
         for key, value in values.items():
             setattr(run, key, value)
+        if within is not None:
+            within(session, run)
 
 
-def _advance(session: Session, run_id: int, done: int, changed: int, fired: int) -> EvaluationRun:
+def _advance(
+    session: Session,
+    run_id: int,
+    done: int,
+    changed: int,
+    fired: int,
+    checkpoint: tuple[str, int],
+    within: Within | None,
+) -> EvaluationRun:
     run = session.get(EvaluationRun, run_id)
     assert run is not None
     run.done += done
     run.changed += changed
     run.outcomes += fired
+    run.checkpoint_entity, run.checkpoint_id = checkpoint
     session.flush()
+    if within is not None:
+        within(session, run)
     session.expunge(run)
     return run

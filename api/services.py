@@ -15,7 +15,7 @@ from litestar.datastructures import State
 import bpf
 from api.auth import KeyCache
 from api.db import Database
-from api.evaluation_runner import Runner
+from api.scheduler import Scheduler
 from api.settings import Settings
 
 
@@ -24,7 +24,7 @@ class Services:
     settings: Settings
     db: Database
     catalog: bpf.Catalog  # replaced whole when stages.yaml is reloaded
-    runner: Runner
+    scheduler: Scheduler  # runs the jobs in this process, or only records what is asked
     key_cache: KeyCache
 
 

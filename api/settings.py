@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 import bpf
+from bpf.durations import parse_duration
 from leads.models import INTERACTION_KINDS
+
+
+def _seconds(value: Any) -> Any:
+    """A duration in seconds: a number, or text such as 30m, 12h or 1d."""
+    if isinstance(value, str) and value.strip() and not value.strip().replace(".", "").isdigit():
+        return parse_duration(value).total_seconds()
+    return value
+
+
+Seconds = Annotated[float, BeforeValidator(_seconds)]
 
 
 class Settings(BaseSettings):
@@ -78,6 +90,52 @@ class Settings(BaseSettings):
     webhook_concurrency: int = Field(
         default=8, ge=1, le=64, description="Deliveries sent at once by one sender."
     )
+
+    database_wait_seconds: Seconds = Field(
+        default=30,
+        gt=0,
+        description="How long a request waits for the database (a connection, SQLite's write "
+        "lock) before it gets 503 with Retry-After.",
+    )
+    scheduler: bool = Field(
+        default=True,
+        description="Run the jobs inside `leadflow serve`; off (--no-scheduler) when separate "
+        "`leadflow scheduler` processes run them.",
+    )
+    periodic_jobs: bool = Field(
+        default=True,
+        description="Run the jobs on their intervals; off, a scheduler runs only the runs "
+        "asked for (POST /api/jobs/{name}/run, /api/evaluations, a model going live).",
+    )
+    evaluation_interval: Seconds = Field(default=3600, gt=0)
+    stage_timeout_interval: Seconds = Field(default=900, gt=0)
+    idempotency_expiry_interval: Seconds = Field(default=3600, gt=0)
+    idempotency_keep: Seconds = Field(
+        default=86400, gt=0, description="How long an Idempotency-Key and its answer are kept."
+    )
+    evaluation_chunk: int = Field(
+        default=20_000, ge=1, description="Records written per transaction of an evaluation."
+    )
+    lease_seconds: Seconds = Field(
+        default=30,
+        gt=0,
+        description="How long a job's lease lasts without a heartbeat: a run cut off is resumed "
+        "by another scheduler after this time.",
+    )
+    heartbeat_seconds: Seconds = Field(default=10, gt=0)
+    job_poll_seconds: Seconds = Field(
+        default=5,
+        gt=0,
+        description="How often a scheduler looks for runs asked for and runs to resume.",
+    )
+
+    @model_validator(mode="after")
+    def _heartbeat_within_lease(self) -> Settings:
+        if self.heartbeat_seconds * 2 > self.lease_seconds:
+            raise ValueError(
+                "LEADFLOW_HEARTBEAT_SECONDS must be at most half of LEADFLOW_LEASE_SECONDS"
+            )
+        return self
 
     def known_interaction_kinds(self) -> tuple[str, ...]:
         """The built-in interaction kinds, then the custom ones."""

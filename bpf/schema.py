@@ -111,9 +111,19 @@ class TransitionDef(_Strict):
 
 
 class AutomationDef(_Strict):
-    when: Name
+    """An outcome fires a trigger (`when`), or time does: a lead that has sat in `stage` for
+    `after` (30d, 12h, ...) fires it, as the scheduler."""
+
+    when: Name | None = None
+    after: str | None = None
+    stage: Name | None = None
     fire: Name
     switch: Name | None = None
+
+    @property
+    def delay(self) -> dt.timedelta:
+        assert self.after is not None
+        return parse_duration(self.after)
 
 
 class ProcessDef(_Strict):

@@ -22,6 +22,7 @@ from bpf.schema import (
     SWITCHES,
     SYSTEM_OUTCOMES,
     ActivityDef,
+    AutomationDef,
     ProcessDef,
     StagesFileDef,
 )
@@ -393,7 +394,18 @@ def _process_problems(
     }
     for j, automation in enumerate(process.automations):
         path = (*at, "automations", j)
-        if automation.when not in outcomes:
+        if automation.after is not None or automation.when is None:
+            found.extend(_timed_problems(path, process, automation, stages))
+        elif automation.stage is not None:
+            found.append(
+                (
+                    (*path, "stage"),
+                    "stage belongs with after: an automation fired by an outcome fires in "
+                    "whatever stage the lead is",
+                    "remove stage, or replace when by after: <duration>",
+                )
+            )
+        elif automation.when not in outcomes:
             found.append(
                 (
                     (*path, "when"),
@@ -463,6 +475,61 @@ def activity_problems(at: Path_, activity: ActivityDef) -> list[Found]:
         parse_duration(activity.due_in)
     except ValueError as exc:
         found.append(((*at, "due_in"), f"due_in: {exc}", DURATION_HINT))
+
+
+def _timed_problems(
+    path: Path_, process: ProcessDef, automation: AutomationDef, stages: list[str]
+) -> list[Found]:
+    """An automation fired by time: `after` a duration in `stage`, by a trigger that leaves it."""
+    if automation.after is None:
+        return [
+            (
+                path,
+                "automation says neither when (an outcome) nor after (a time in a stage)",
+                "add when: <outcome>, or after: 30d with stage: <stage>",
+            )
+        ]
+    found: list[Found] = []
+    if automation.when is not None:
+        found.append(
+            (
+                (*path, "when"),
+                "automation has both when and after",
+                "an automation waits for an outcome or for time in a stage, not both",
+            )
+        )
+    try:
+        parse_duration(automation.after)
+    except ValueError as exc:
+        found.append(((*path, "after"), str(exc), DURATION_HINT))
+    if automation.stage is None:
+        found.append(
+            (
+                (*path, "after"),
+                "automation with after names no stage",
+                "add stage: <the stage a lead sits in>",
+            )
+        )
+    elif automation.stage not in stages:
+        found.append(
+            (
+                (*path, "stage"),
+                f"stage '{automation.stage}' is not a stage of process '{process.name}'",
+                suggest(automation.stage, stages) or _known("stages", stages),
+            )
+        )
+    else:
+        leaving = {t.trigger for t in process.transitions if automation.stage in t.sources(stages)}
+        known = {t.trigger for t in process.transitions}
+        if automation.fire in known and automation.fire not in leaving:
+            found.append(
+                (
+                    (*path, "fire"),
+                    f"'{automation.fire}' does not leave stage '{automation.stage}', so this "
+                    "automation would never move a lead",
+                    _known("triggers from that stage", leaving),
+                )
+            )
     return found
 
 

@@ -433,8 +433,9 @@ class Compiler:
 
     # -- entry points -------------------------------------------------------------------------
 
-    def leads(self, lead_ids: Sequence[int] | None = None) -> Any:
-        """(model_id, entity_id, score, grade, reached) for every lead in scope and audience."""
+    def leads(self, lead_ids: Sequence[int] | None = None, after: int | None = None) -> Any:
+        """(model_id, entity_id, score, grade, reached) for every lead in scope and audience;
+        with `after`, for the leads of greater id only (a resumed evaluation)."""
         models = self.lead_models
         if not models:
             return None
@@ -493,6 +494,8 @@ class Compiler:
             }
         if lead_ids is not None:
             base = base.where(lead.c.id.in_(lead_ids))
+        if after is not None:
+            base = base.where(lead.c.id > after)
         consent = case(
             *[(contact.c.consent_level == level, rank) for level, rank in CONSENT_RANK.items()],
             else_=0,
@@ -500,7 +503,7 @@ class Compiler:
         tables = {"lead": lead.c, "contact": contact.c, "account": account.c}
         return self._results(models, base, amounts, tables, lead.c.id, consent)
 
-    def accounts(self, account_ids: Sequence[int] | None = None) -> Any:
+    def accounts(self, account_ids: Sequence[int] | None = None, after: int | None = None) -> Any:
         """(model_id, entity_id, score, grade, reached) for every account in scope and audience:
         an account's behaviour is that of all its contacts."""
         models = self.account_models
@@ -527,4 +530,6 @@ class Compiler:
             amounts = {name: func.coalesce(by_account.c[name], 0) for name, _ in rules}
         if account_ids is not None:
             base = base.where(account.c.id.in_(account_ids))
+        if after is not None:
+            base = base.where(account.c.id > after)
         return self._results(models, base, amounts, {"account": account.c}, account.c.id, None)

@@ -104,6 +104,10 @@ class EvaluationRun(SQLModel, table=True):
     error: str | None = Field(default=None, max_length=2000)
     started_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     finished_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The last chunk written: its entity ("lead", then "account") and last id. Written in the
+    # chunk's transaction, so a run cut off resumes after it, with the same as_of.
+    checkpoint_entity: str | None = Field(default=None, max_length=10)
+    checkpoint_id: int | None = Field(default=None, sa_column=Column(Id, nullable=True))
 
 
 class QualificationStatus(StrEnum):

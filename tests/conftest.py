@@ -80,7 +80,8 @@ def stages_file() -> Path:
 
 @pytest.fixture
 def settings(database_url: str, stages_file: Path) -> Settings:
-    return Settings(database_url=database_url, stages_file=stages_file)
+    # The jobs' clocks stay off in tests: an app runs only the runs asked for (evaluations).
+    return Settings(database_url=database_url, stages_file=stages_file, periodic_jobs=False)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.keys import Principal
+from api.problems import RETRY_AFTER
 from api.services import services
 
 VERSION = "0.1.0"
@@ -34,6 +35,6 @@ def ready(
         return Response(
             {"status": "unavailable", "reason": "the database does not answer"},
             status_code=503,
-            headers={"Retry-After": "5"},
+            headers={"Retry-After": str(RETRY_AFTER)},
         )
     return Response({"status": "ok"})

@@ -95,7 +95,7 @@ class QualificationController(Controller):
         row, run, new = qualification_service.publish(db, ident, if_match)
         assert run.id is not None
         if new:
-            services(request).runner.submit(run.id)
+            services(request).scheduler.submit(run.id)
         return Response(
             {
                 "qualification": QualificationRead.of(row, []).model_dump(mode="json"),

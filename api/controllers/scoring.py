@@ -119,7 +119,7 @@ class ScoringModelController(Controller):
         kinds = settings.known_interaction_kinds()
         model, run = model_service.go_live(db, model_id, if_match, kinds)
         assert run.id is not None
-        services(request).runner.submit(run.id)
+        services(request).scheduler.submit(run.id)
         return Response(
             {
                 "model": ModelRead.of(model).model_dump(mode="json"),
@@ -273,9 +273,9 @@ class EvaluationController(Controller):
                 f"evaluation {waiting.id} is queued and will cover every live model",
                 run_id=waiting.id,
             )
-        run = scoring_service.new_run(db)
+        run = scoring_service.new_run(db, requested_by=request.user.name)
         assert run.id is not None
-        services(request).runner.submit(run.id)
+        services(request).scheduler.submit(run.id)
         return Response(
             RunRead.of(run), status_code=202, headers={"Location": f"/api/evaluations/{run.id}"}
         )

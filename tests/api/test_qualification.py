@@ -501,7 +501,7 @@ def test_publishing_joins_a_full_evaluation_already_queued(
     assert started.json()["evaluation"]["id"] == queued.id
     assert queued.id is not None
     assert read(marketer, made["id"])["status_reason"] == "new"
-    services(marketer).runner.submit(queued.id)
+    services(marketer).scheduler.submit(queued.id)
     wait(marketer, queued.id)
     assert read(marketer, made["id"])["status_reason"] == MQ
 

@@ -90,7 +90,7 @@ def test_moves_through_several_stages_make_those_of_the_last_only() -> None:
         ),
         (
             FILE.replace("due_in: 2h", "due_in: 0h"),
-            "stages.yaml:10: due_in: '0h' is not a duration",
+            "stages.yaml:10: due_in: '0h' is not longer than zero",
         ),
         (
             FILE.replace("            due_in: 1w\n", ""),
@@ -111,9 +111,12 @@ def test_a_bad_declaration_is_reported_with_its_line(text: str, expected: str) -
 def test_durations() -> None:
     assert bpf.parse_duration("30m") == dt.timedelta(minutes=30)
     assert bpf.parse_duration("12h") == dt.timedelta(hours=12)
-    for bad in ("", "h", "2", "2y", "-1d", "1.5h", "10000d"):
+    assert bpf.parse_duration("90s") == dt.timedelta(seconds=90)
+    for bad in ("", "h", "2", "2y", "-1d", "1.5h", "10000d", "30 days"):
         with pytest.raises(ValueError, match="is not a duration"):
             bpf.parse_duration(bad)
+    with pytest.raises(ValueError, match="is not longer than zero"):
+        bpf.parse_duration("0h")
 
 
 def test_the_bundled_process_calls_on_teleprospecting_and_reviews_on_sales_acceptance() -> None:
