@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlmodel import Session
 
 import bpf
-from api import scoring_service
-from api.moves import Actor, history_rows, record
+from api import outcomes, scoring_service
+from api.moves import Actor, history_rows
 from bpf.schema import AutomationDef
 from leads.models import Lead, LeadRow, LeadStatus
 from leads.types import utcnow
@@ -93,9 +93,9 @@ def _move(
             row["id"], process.name, [move], row["stage_entered_at"], SCHEDULER, reason, now
         )
     if updates:
-        session.execute(update(Lead), updates)
-        record(session.connection(), history)
-        moved = [u["id"] for u in updates]
+        moved = outcomes.write(
+            session, catalog, updates, history, {r["id"]: r for r in rows}, SCHEDULER, now
+        )
         if scoring_service.reads_any(session.connection(), {"lead.stage", "lead.process"}):
             scoring_service.rescore(session, catalog, lead_ids=moved, now=now)
         return moved

@@ -475,6 +475,7 @@ def activity_problems(at: Path_, activity: ActivityDef) -> list[Found]:
         parse_duration(activity.due_in)
     except ValueError as exc:
         found.append(((*at, "due_in"), f"due_in: {exc}", DURATION_HINT))
+    return found
 
 
 def _timed_problems(

@@ -6,11 +6,11 @@ import datetime as dt
 from typing import Annotated
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     Field,
     StringConstraints,
-    field_validator,
     model_validator,
 )
 
@@ -21,6 +21,22 @@ from leads.activities import Activity, ActivityKind, ActivitySource, ActivitySta
 Description = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
 
 
+def _duration(value: str) -> str:
+    try:
+        parse_duration(value)
+    except ValueError as exc:
+        raise ValueError(f"{exc}: {HINT}") from None
+    return value
+
+
+DueIn = Annotated[
+    str,
+    StringConstraints(max_length=20),
+    AfterValidator(_duration),
+    Field(description="A duration: 30m, 2h, 3d, 1w."),
+]
+
+
 class ActivityCreate(Input):
     """An activity made by hand for a lead: due at a time, or in a duration from now."""
 
@@ -29,22 +45,10 @@ class ActivityCreate(Input):
     subject: Text200
     description: Description | None = None
     due_at: AwareDatetime | None = None
-    due_in: str | None = Field(
-        default=None, max_length=20, description="A duration from now: 30m, 2h, 3d, 1w."
-    )
+    due_in: DueIn | None = Field(default=None, description="Due this long from now.")
     owner: Text200 | None = Field(
         default=None, description="Whose activity it is; the lead's owner if absent."
     )
-
-    @field_validator("due_in")
-    @classmethod
-    def _duration(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                parse_duration(value)
-            except ValueError as exc:
-                raise ValueError(f"{exc}: {HINT}") from None
-        return value
 
     @model_validator(mode="after")
     def _one_due(self) -> ActivityCreate:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 
-from api.schemas.activities import Description
+from api.schemas.activities import Description, DueIn
 from api.schemas.common import Input, Text200
-from bpf.durations import HINT, parse_duration
 from leads.activities import ActivityKind
 from scoring.tables import Qualification
 
@@ -45,17 +44,8 @@ class ActivityAction(Input):
 
     kind: ActivityKind
     subject: Text200
-    due_in: str = Field(max_length=20, description="Due this long after: 30m, 2h, 3d, 1w.")
+    due_in: DueIn = Field(description="Due this long after the lead is qualified.")
     description: Description | None = None
-
-    @field_validator("due_in")
-    @classmethod
-    def _duration(cls, value: str) -> str:
-        try:
-            parse_duration(value)
-        except ValueError as exc:
-            raise ValueError(f"{exc}: {HINT}") from None
-        return value
 
 
 class Actions(Input):

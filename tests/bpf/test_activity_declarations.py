@@ -86,7 +86,7 @@ def test_moves_through_several_stages_make_those_of_the_last_only() -> None:
         (
             FILE.replace("due_in: 3d", "due_in: 3 days"),
             "stages.yaml:13: due_in: '3 days' is not a duration (a whole number and a unit: "
-            "m (minutes), h (hours), d (days) or w (weeks), e.g. 2h, 3d, 1w)",
+            "s (seconds), m (minutes), h (hours), d (days) or w (weeks), e.g. 30m, 12h, 3d, 1w)",
         ),
         (
             FILE.replace("due_in: 2h", "due_in: 0h"),
