@@ -12,7 +12,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
 import bpf
-from api import keys, lead_service, migrate
+from api import VERSION, keys, lead_service, migrate
 from api.auth import KeyAuthentication, KeyCache
 from api.controllers.activities import ActivityController, lead_activities
 from api.controllers.capture import (
@@ -22,7 +22,7 @@ from api.controllers.capture import (
     StrategyController,
 )
 from api.controllers.contacts import AccountController, ContactController
-from api.controllers.health import VERSION, health, ready
+from api.controllers.health import health, ready
 from api.controllers.imports import ImportController
 from api.controllers.interactions import InteractionController
 from api.controllers.jobs import JobController

@@ -12,7 +12,7 @@ from typing import Any
 from sqlmodel import Session
 
 import bpf
-from api import idempotency, job_runs, scoring_service, stage_timeouts
+from api import idempotency, job_runs, scoring_service, stage_timeouts, webhook_sender
 from api.db import Database
 from api.job_runs import JobRun
 from api.leases import Lease, LeaseLost, Stopping
@@ -116,6 +116,23 @@ def _evaluate(ctx: JobContext) -> None:
     )
 
 
+def _redeliver(ctx: JobContext) -> None:
+    """Round after round until none is due. Each delivery is claimed, so this and the senders
+    of API processes never send the same attempt twice."""
+    sender = webhook_sender.Sender(ctx.db, ctx.settings)
+    with sender.connections() as (client, pool):
+        while True:
+            ctx.check()
+            sent = sender.deliver(client, pool)
+            if sent:
+                with ctx.write() as session:
+                    ctx.advance(session, add=sent)
+                ctx.notify()
+            if sent < ctx.settings.webhook_concurrency:
+                break
+    sender.purge()
+
+
 def defined(settings: Settings) -> list[Job]:
     """Every job, in the order `GET /api/jobs` lists them."""
     return [
@@ -137,6 +154,11 @@ def defined(settings: Settings) -> list[Job]:
             "delete Idempotency-Key answers older than LEADFLOW_IDEMPOTENCY_KEEP",
             idempotency.expire,
         ),
-        # Webhook redelivery joins here when the webhook sender exists, e.g.
-        # Job("webhook_redelivery", settings.webhook_interval, "...", webhooks.redeliver_due).
+        Job(
+            "webhook_redelivery",
+            settings.webhook_redelivery_interval,
+            "deliver the webhook messages due (retries past their backoff, and any no sender "
+            "took) and forget those past LEADFLOW_WEBHOOK_RETENTION_DAYS",
+            _redeliver,
+        ),
     ]

@@ -85,12 +85,11 @@ class Scheduler:
         scheduler = self._scheduler
         if scheduler is None:
             return
+        # A one-off job of its own each time (no fixed id to replace: a wake replacing another
+        # as it runs races APScheduler's removal of the finished one). Wakes that meet a run
+        # in progress return at once (JobRunner.run_pending); the poll finds what they missed.
         scheduler.add_job(
-            self.runner.run_pending,
-            args=[name, self.periodic],
-            id=f"{name}:now",
-            replace_existing=True,
-            misfire_grace_time=None,
+            self.runner.run_pending, args=[name, self.periodic], misfire_grace_time=None
         )
 
     def submit(self, evaluation_run_id: int) -> None:

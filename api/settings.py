@@ -110,6 +110,7 @@ class Settings(BaseSettings):
     evaluation_interval: Seconds = Field(default=3600, gt=0)
     stage_timeout_interval: Seconds = Field(default=900, gt=0)
     idempotency_expiry_interval: Seconds = Field(default=3600, gt=0)
+    webhook_redelivery_interval: Seconds = Field(default=60, gt=0)
     idempotency_keep: Seconds = Field(
         default=86400, gt=0, description="How long an Idempotency-Key and its answer are kept."
     )

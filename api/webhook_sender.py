@@ -15,15 +15,15 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import httpx
 from sqlalchemy import Table, and_, bindparam, insert, select, update
 
-from api import signing
-from api.controllers.health import VERSION
+from api import VERSION, signing
 from api.db import Database
 from api.events import DELIVERIES, EVENTS, SUBSCRIPTIONS, message_id_floor
 from api.settings import Settings
@@ -273,8 +273,9 @@ class Sender:
             self.thread.join()
             self.thread = None
 
-    def run(self) -> None:
-        """Deliver until stopped: at once while there is more due, else every poll interval."""
+    @contextmanager
+    def connections(self) -> Iterator[tuple[httpx.Client, ThreadPoolExecutor]]:
+        """The HTTP client and the threads that send a round of deliveries at once."""
         settings = self.settings
         limits = httpx.Limits(max_connections=settings.webhook_concurrency)
         with (
@@ -283,18 +284,29 @@ class Sender:
             ) as client,
             ThreadPoolExecutor(settings.webhook_concurrency, "webhook-send") as pool,
         ):
+            yield client, pool
+
+    def run(self) -> None:
+        """Deliver until stopped: at once while there is more due, else every poll interval."""
+        settings = self.settings
+        with self.connections() as (client, pool):
             while not self.stopping.is_set():
                 try:
                     busy = self.deliver(client, pool) == settings.webhook_concurrency
                     if time.monotonic() - self.purged_at > PURGE_EVERY_SECONDS:
                         self.purged_at = time.monotonic()
-                        days = dt.timedelta(days=settings.webhook_retention_days)
-                        purge(self.db, self.clock() - days)
+                        self.purge()
                 except Exception:
                     log.exception("webhook delivery failed")
                     busy = False
                 if not busy:
                     self.stopping.wait(settings.webhook_poll_seconds)
+
+    def purge(self) -> int:
+        """Forget the messages past the retention period that nothing awaits."""
+        return purge(
+            self.db, self.clock() - dt.timedelta(days=self.settings.webhook_retention_days)
+        )
 
     def deliver(self, client: httpx.Client, pool: ThreadPoolExecutor) -> int:
         """Claim, send and record one round of deliveries; return how many were attempted."""

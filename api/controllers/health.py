@@ -9,11 +9,10 @@ from litestar.datastructures import State
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from api import VERSION
 from api.keys import Principal
 from api.problems import RETRY_AFTER
 from api.services import services
-
-VERSION = "0.1.0"
 
 
 @get("/health", sync_to_thread=False, operation_id="Health", tags=["service"])

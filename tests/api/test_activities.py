@@ -199,7 +199,9 @@ def test_renaming_a_stage_moves_leads_without_new_activities(
 ) -> None:
     path = tmp_path / "stages.yaml"
     path.write_text(BUNDLED_STAGES.read_text())
-    service = open_service(Settings(database_url=database_url, stages_file=path))
+    service = open_service(
+        Settings(database_url=database_url, stages_file=path, periodic_jobs=False)
+    )
     try:
         with TestClient(create_app(service)) as client:
             with service.db.write() as session:
@@ -228,7 +230,9 @@ def test_a_stages_file_without_activities_makes_none(database_url: str, tmp_path
         end = text.index("\n\n", start)
         text = text[:start] + text[end + 1 :]
     path.write_text(text)
-    service = open_service(Settings(database_url=database_url, stages_file=path))
+    service = open_service(
+        Settings(database_url=database_url, stages_file=path, periodic_jobs=False)
+    )
     try:
         assert service.catalog.declares_activities is False
         with TestClient(create_app(service)) as client:

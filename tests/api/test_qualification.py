@@ -459,7 +459,9 @@ def test_marketing_qualified_fires_automations_as_qualification(
     path = tmp_path / "stages.yaml"
     path.write_text(text)
     assert bpf.Catalog.from_file(path).processes["nurture"].stages == ["new", "qualified"]
-    service = open_service(Settings(database_url=database_url, stages_file=path))
+    service = open_service(
+        Settings(database_url=database_url, stages_file=path, periodic_jobs=False)
+    )
     try:
         with TestClient(create_app(service)) as client:
             with service.db.write() as session:

@@ -154,7 +154,9 @@ def test_reload_is_for_admins_and_refuses_bad_files_changing_nothing(
 @pytest.fixture
 def service_with_file(database_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
     path = write(tmp_path, BUNDLED)
-    service = open_service(Settings(database_url=database_url, stages_file=path))
+    service = open_service(
+        Settings(database_url=database_url, stages_file=path, periodic_jobs=False)
+    )
     with TestClient(create_app(service)) as client:
         yield client, path
     service.db.dispose()

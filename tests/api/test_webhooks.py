@@ -17,7 +17,7 @@ from litestar.testing import TestClient
 from sqlmodel import col, select
 from standardwebhooks.webhooks import Webhook
 
-from api.app import Service
+from api.app import Service, create_app, open_service
 from api.keys import Role
 from api.settings import Settings
 from api.webhook_tables import WebhookDelivery, WebhookEvent
@@ -25,6 +25,7 @@ from tests.api.test_assignment import ready_lead, rule, seller
 from tests.api.test_qualification import ENGAGEMENT, opens, person_lead, published
 from tests.api.test_scoring import live
 from tests.conftest import KeyMaker
+from tests.jobs.helpers import run_job
 from tests.receiver import Receiver, free_port, receiving
 
 Client = TestClient  # type: ignore[type-arg]
@@ -41,6 +42,7 @@ def settings(database_url: str, stages_file: Path) -> Settings:
         webhook_backoff_max_seconds=0.2,
         webhook_max_attempts=4,
         webhook_timeout_seconds=2,
+        periodic_jobs=False,
     )
 
 
@@ -509,3 +511,30 @@ def test_an_assignment_is_announced_with_its_rule_and_reason(
     assert (data["lead_id"], data["owner"], data["previous_owner"]) == (x["id"], "ana", None)
     assert (data["rule"], data["strategy"]) == ("everyone", "round_robin")
     assert data["reason"]
+
+
+def test_the_redelivery_job_delivers_what_no_sender_took(
+    database_url: str, stages_file: Path, auth: KeyMaker, receiver: tuple[Receiver, str]
+) -> None:
+    inbox, url = receiver
+    quiet = Settings(
+        database_url=database_url,
+        stages_file=stages_file,
+        webhook_sender=False,
+        periodic_jobs=False,
+    )
+    service = open_service(quiet)
+    try:
+        with TestClient(create_app(service)) as client:
+            client.headers.update(auth(Role.ADMIN))
+            hook = subscribe(client, url, "lead.created")
+            made = lead(client)
+            time.sleep(0.3)
+            assert inbox.received == []  # no sender in this process
+            run = run_job(client, "webhook_redelivery", {})
+            assert (run["status"], run["processed"]) == ("done", 1)
+            inbox.wait_for(lambda got: len(got) == 1)
+            assert inbox.received[0].message["data"]["lead_id"] == made["id"]
+            assert [d["status"] for d in deliveries(client, hook)] == ["delivered"]
+    finally:
+        service.db.dispose()

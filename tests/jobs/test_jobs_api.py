@@ -47,6 +47,7 @@ def test_the_jobs_are_listed_and_an_admin_runs_one_now(
         ("evaluation", 3600),
         ("stage_timeouts", 900),
         ("idempotency_expiry", 3600),
+        ("webhook_redelivery", 60),
     ]
     assert all(j["last_run"] is None and not j["running"] and j["queued"] == 0 for j in jobs)
     assert all(

@@ -30,6 +30,6 @@ def test_a_job_runs_in_the_foreground_and_shows_in_the_table(
     result = runner.invoke(app, ["jobs"])
     assert result.exit_code == 0, result.output
     rows = {line.split("│")[1].strip(): line for line in result.output.splitlines() if "│" in line}
-    assert set(rows) == {"evaluation", "stage_timeouts", "idempotency_expiry"}
+    assert set(rows) == {"evaluation", "stage_timeouts", "idempotency_expiry", "webhook_redelivery"}
     assert "done" in rows["stage_timeouts"] and "15m" in rows["stage_timeouts"]
     assert "never" in rows["evaluation"]
