@@ -71,12 +71,16 @@ CLOSING = {
 }
 
 
-def close(client: Client, lead_id: int, status: str) -> dict[str, Any]:
-    """Qualify or disqualify the lead."""
+def close(
+    client: Client, lead_id: int, status: str, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Qualify or disqualify the lead (as the client, or with these headers)."""
     action, body = CLOSING[status]
     current = client.get(f"/api/leads/{lead_id}")
     response = client.post(
-        f"/api/leads/{lead_id}/{action}", json=body, headers={"If-Match": current.headers["etag"]}
+        f"/api/leads/{lead_id}/{action}",
+        json=body,
+        headers={**(headers or {}), "If-Match": current.headers["etag"]},
     )
     assert response.status_code in (200, 201), response.text
     result: dict[str, Any] = response.json()

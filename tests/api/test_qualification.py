@@ -16,6 +16,7 @@ from api.app import Service, create_app, open_service
 from api.keys import Role, create_key
 from api.services import Services
 from api.settings import Settings
+from tests.api.test_assignment import close
 from tests.api.test_scoring import ago, contact, history, interact, lead, live, wait
 from tests.conftest import KeyMaker
 
@@ -275,12 +276,6 @@ def test_publishing_qualifies_every_lead_and_scoring_qualifies_at_once(
     assert (after["status_reason"], after["sales_ready"], after["stage"]) == (MQ, False, AMQ)
 
 
-CLOSING = {
-    "qualified": ("qualify", {"estimated_value": 1000, "currency": "EUR"}),
-    "disqualified": ("disqualify", {"reason": "lost"}),
-}
-
-
 def test_only_open_leads_are_qualified(
     marketer: TestClient,  # type: ignore[type-arg]
     auth: KeyMaker,
@@ -290,13 +285,7 @@ def test_only_open_leads_are_qualified(
     for status in ("open", "qualified", "disqualified"):
         person, made = person_lead(marketer, status)
         if status != "open":
-            action, body = CLOSING[status]
-            changed = marketer.post(
-                f"/api/leads/{made['id']}/{action}",
-                json=body,
-                headers={**match(made["version"]), **auth(Role.SALESPERSON)},
-            )
-            assert changed.status_code in (200, 201), changed.text
+            close(marketer, made["id"], status, auth(Role.SALESPERSON))
         opens(marketer, person, 3)
         leads[status] = read(marketer, made["id"])
     published(
