@@ -3,11 +3,13 @@ lead."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody, QueryParameter
+from sqlalchemy import ColumnElement
 from sqlmodel import col
 
 import bpf
@@ -193,6 +195,28 @@ Model = Annotated[
 ]
 
 
+def _queue(
+    request: Request[Principal, Any, State],
+    which: Callable[[bpf.Catalog], ColumnElement[bool]],
+    mine: bool,
+    sort: Sort,
+    model: int | None,
+    limit: int,
+    cursor: str | None,
+) -> QueuePage:
+    db, catalog = services(request).db, services(request).catalog
+    found, next_cursor = queue_service.queue(
+        db,
+        which(catalog),
+        owner=_mine(request.user, mine),
+        sort=sort,
+        model_id=model,
+        limit=limit,
+        cursor=cursor,
+    )
+    return _queue_page(catalog, found, next_cursor)
+
+
 class QueueController(Controller):
     path = "/api/queues"
     tags = ["assignment"]
@@ -208,17 +232,7 @@ class QueueController(Controller):
         cursor: Cursor = None,
     ) -> QueuePage:
         """Open leads for sales: sales ready, or in a stage that routes to sales."""
-        db, catalog = services(request).db, services(request).catalog
-        found, next_cursor = queue_service.queue(
-            db,
-            queue_service.sales(catalog),
-            owner=_mine(request.user, mine),
-            sort=sort,
-            model_id=model,
-            limit=limit,
-            cursor=cursor,
-        )
-        return _queue_page(catalog, found, next_cursor)
+        return _queue(request, queue_service.sales, mine, sort, model, limit, cursor)
 
     @get("/teleprospecting", opt=WORKERS, sync_to_thread=True, operation_id="TeleprospectingQueue")
     def teleprospecting(
@@ -231,17 +245,7 @@ class QueueController(Controller):
         cursor: Cursor = None,
     ) -> QueuePage:
         """Open leads in the stages stages.yaml puts in the teleprospecting queue."""
-        db, catalog = services(request).db, services(request).catalog
-        found, next_cursor = queue_service.queue(
-            db,
-            queue_service.teleprospecting(catalog),
-            owner=_mine(request.user, mine),
-            sort=sort,
-            model_id=model,
-            limit=limit,
-            cursor=cursor,
-        )
-        return _queue_page(catalog, found, next_cursor)
+        return _queue(request, queue_service.teleprospecting, mine, sort, model, limit, cursor)
 
     @get("/unassigned", opt=WORKERS, sync_to_thread=True, operation_id="UnassignedQueue")
     def unassigned(
