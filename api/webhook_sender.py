@@ -24,7 +24,7 @@ import httpx
 from sqlalchemy import Table, and_, bindparam, insert, select, update
 
 from api import VERSION, signing
-from api.db import Database
+from api.db import Database, unavailable
 from api.events import DELIVERIES, EVENTS, SUBSCRIPTIONS, message_id_floor
 from api.settings import Settings
 from api.webhook_tables import DeliveryStatus, WebhookAttempt
@@ -287,18 +287,28 @@ class Sender:
             yield client, pool
 
     def run(self) -> None:
-        """Deliver until stopped: at once while there is more due, else every poll interval."""
+        """Deliver until stopped: at once while there is more due, else every poll interval.
+        While the database is away, deliveries wait for it (one warning, no traceback)."""
         settings = self.settings
+        away = False
         with self.connections() as (client, pool):
             while not self.stopping.is_set():
+                busy = False
                 try:
                     busy = self.deliver(client, pool) == settings.webhook_concurrency
                     if time.monotonic() - self.purged_at > PURGE_EVERY_SECONDS:
                         self.purged_at = time.monotonic()
                         self.purge()
-                except Exception:
-                    log.exception("webhook delivery failed")
-                    busy = False
+                except Exception as exc:
+                    if not unavailable(exc):
+                        log.exception("webhook delivery failed")
+                    elif not away:
+                        log.warning("the database is unavailable (%s); deliveries wait", exc)
+                        away = True
+                else:
+                    if away:
+                        log.info("the database answers again; deliveries go on")
+                    away = False
                 if not busy:
                     self.stopping.wait(settings.webhook_poll_seconds)
 
