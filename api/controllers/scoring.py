@@ -248,7 +248,7 @@ class EvaluationController(Controller):
 
     @post(
         "/",
-        opt=roles(Role.MARKETER, Role.SERVICE),
+        opt=MODELLERS,
         sync_to_thread=True,
         status_code=202,
         operation_id="StartEvaluation",
