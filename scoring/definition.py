@@ -14,6 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 MAX_RULES = 40
 MAX_DEPTH = 5
+# A model compiles to one SQL expression per rule and one bound value per compared value:
+# these keep it within what SQLite (expression depth 1000, 32,766 variables) and PostgreSQL take.
+MAX_CONDITIONS = 100
+MAX_VALUES = 200
+MAX_GRADES = 20
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 FieldPath = Annotated[
@@ -191,7 +196,7 @@ class ScoringDefinition(_Strict):
         default=None, description="Only leads whose contact consented at least this far."
     )
     rules: Annotated[list[Rule], Field(max_length=MAX_RULES)] = Field(default_factory=list)
-    grades: list[Grade] = Field(default_factory=list)
+    grades: Annotated[list[Grade], Field(max_length=MAX_GRADES)] = Field(default_factory=list)
     sales_ready_score: Points | None = None
 
     @model_validator(mode="after")
@@ -200,9 +205,22 @@ class ScoringDefinition(_Strict):
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
             raise ValueError(f"rule names are unique; named twice: {', '.join(twice)}")
-        for test in [self.audience, *[r.when for r in self.rules if isinstance(r, AttributeRule)]]:
+        tests = [self.audience, *[r.when for r in self.rules if isinstance(r, AttributeRule)]]
+        for test in tests:
             if test is not None and depth(test) > MAX_DEPTH:
                 raise ValueError(f"conditions nest at most {MAX_DEPTH} groups deep")
+        held = [c for test in tests for c in conditions(test)]
+        if len(held) > MAX_CONDITIONS:
+            raise ValueError(
+                f"a model holds at most {MAX_CONDITIONS} conditions (audience and rules "
+                f"together); this one has {len(held)}"
+            )
+        values = sum(len(c.value) for c in held if isinstance(c.value, list))
+        if values > MAX_VALUES:
+            raise ValueError(
+                f"the lists of values of a model's conditions hold at most {MAX_VALUES} values "
+                f"together; this one's hold {values}"
+            )
         if self.entity == "account":
             for path in _fields(self):
                 if not path.startswith("account."):

@@ -279,6 +279,8 @@ def _mapping(text: str | None) -> csvimport.ColumnMapping | None:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise field_error("mapping", f"not JSON: {exc.msg}") from None
+    except RecursionError:
+        raise field_error("mapping", "nests too deeply") from None
     try:
         return csvimport.mapping_from_object(value)
     except csvimport.MappingError as exc:
