@@ -659,6 +659,8 @@ def serve(
             host=host or settings.host,
             port=port or settings.port,
             log_level="info",
+            # The app reads forwarded headers itself, from LEADFLOW_TRUSTED_PROXIES only.
+            proxy_headers=False,
         )
     finally:
         service.db.dispose()
