@@ -69,25 +69,27 @@ class RateLimits:
         self.limiter: MovingWindowRateLimiter | AsyncMovingWindowRateLimiter | None = None
         self.pool: Any = None  # redis' connections, closed with the service
         uri = settings.rate_limit_storage
-        if self.per_key is None and self.anonymous is None:
-            pass
-        elif uri.startswith("memory:"):
-            # Called on the event loop: a few microseconds, no I/O. (The asyncio memory
-            # storage hands its expiry sweep to a thread after every request.)
-            self.limiter = MovingWindowRateLimiter(MemoryStorage())
-        else:
-            import redis.asyncio
-
-            self.pool = redis.asyncio.ConnectionPool.from_url(uri)
-            storage = storage_from_string(
-                f"async+{uri}",
-                implementation="redispy",  # the redis package, not coredis
-                connection_pool=self.pool,
-                wrap_exceptions=True,
-            )
-            assert isinstance(storage, Storage)
-            self.limiter = AsyncMovingWindowRateLimiter(storage)
+        if self.per_key is not None or self.anonymous is not None:
+            self.limiter = self._memory() if uri.startswith("memory:") else self._redis(uri)
         self.failing = False
+
+    def _memory(self) -> MovingWindowRateLimiter:
+        # Called on the event loop: a few microseconds, no I/O. (The asyncio memory storage
+        # hands its expiry sweep to a thread after every request.)
+        return MovingWindowRateLimiter(MemoryStorage())
+
+    def _redis(self, uri: str) -> AsyncMovingWindowRateLimiter:
+        import redis.asyncio
+
+        self.pool = redis.asyncio.ConnectionPool.from_url(uri)
+        storage = storage_from_string(
+            f"async+{uri}",
+            implementation="redispy",  # the redis package, not coredis
+            connection_pool=self.pool,
+            wrap_exceptions=True,
+        )
+        assert isinstance(storage, Storage)
+        return AsyncMovingWindowRateLimiter(storage)
 
     async def close(self) -> None:
         if self.pool is not None:
