@@ -10,6 +10,7 @@ from litestar.datastructures import State
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 import bpf
 from api import VERSION, keys, lead_service, migrate
@@ -47,6 +48,7 @@ from api.controllers.webhooks import WebhookController
 from api.db import Database
 from api.job_runner import JobRunner
 from api.problems import EXCEPTION_HANDLERS
+from api.rate_limits import RateLimits
 from api.scheduler import Scheduler
 from api.secrets import ERASURE_PEPPER, secret
 from api.services import Services
@@ -104,9 +106,10 @@ def create_app(service: Service) -> Litestar:
         catalog=service.catalog,
         scheduler=scheduler,
         key_cache=KeyCache(service.settings.key_cache_seconds),
+        rate_limits=RateLimits(service.settings),
     )
     starting = [scheduler.start] if service.settings.scheduler else []
-    stopping = [scheduler.stop]
+    stopping = [scheduler.stop, parts.rate_limits.close]
     if service.settings.webhook_sender:
         sender = Sender(service.db, service.settings)
         starting.append(sender.start)
@@ -146,7 +149,12 @@ def create_app(service: Service) -> Litestar:
         ],
         state=State({"services": parts}),
         middleware=[
-            DefineMiddleware(KeyAuthentication, exclude=["^/health$", "^/ready$", "^/schema"])
+            # Here rather than in the server, so the address a budget is counted for is the
+            # same under `leadflow serve` and the test client.
+            DefineMiddleware(
+                ProxyHeadersMiddleware, trusted_hosts=service.settings.trusted_proxies
+            ),
+            DefineMiddleware(KeyAuthentication, exclude=["^/health$", "^/ready$", "^/schema"]),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=service.settings.max_body_bytes,

@@ -145,6 +145,66 @@ def keys_create(
     )
 
 
+@keys_app.command("list")
+def keys_list() -> None:
+    """Every API key: id, name, role, seller, prefix, when it was created and revoked. Secrets
+    are not stored, so they are never shown."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from api import keys
+    from api.db import Database
+
+    db = Database(Settings().database_url)
+    try:
+        with db.read() as session:
+            found = keys.all_keys(session)
+    finally:
+        db.dispose()
+    table = Table("id", "name", "role", "seller", "prefix", "created", "revoked")
+    for key in found:
+        table.add_row(
+            str(key.id),
+            key.name,
+            key.role,
+            key.seller or "",
+            key.prefix,
+            f"{key.created_at:%Y-%m-%d %H:%M:%S}",
+            f"{key.revoked_at:%Y-%m-%d %H:%M:%S}" if key.revoked_at else "",
+        )
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=160)  # piped or logged: one line per key
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key: Annotated[str, typer.Argument(help="The key's id or prefix, as `keys list` shows.")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Revoke even the last active admin key.")
+    ] = False,
+) -> None:
+    """Revoke an API key: requests with it get 401. A running service that checked the key
+    in the last LEADFLOW_KEY_CACHE_SECONDS accepts it until that time has passed."""
+    from api import keys
+    from api.db import Database
+
+    settings = Settings()
+    db = Database(settings.database_url)
+    try:
+        with db.write() as session:
+            revoked = keys.revoke_key(session, key, force=force)
+    except keys.KeyRefused as exc:
+        raise _fail([str(exc)]) from None
+    finally:
+        db.dispose()
+    typer.echo(
+        f"revoked key {revoked.id} ({revoked.name}, {revoked.role}); running services refuse "
+        f"it within {settings.key_cache_seconds:g} s (LEADFLOW_KEY_CACHE_SECONDS)"
+    )
+
+
 ImportKind = Annotated[
     str, typer.Argument(help="What the file holds: contacts, accounts, leads or interactions.")
 ]
@@ -599,6 +659,8 @@ def serve(
             host=host or settings.host,
             port=port or settings.port,
             log_level="info",
+            # The app reads forwarded headers itself, from LEADFLOW_TRUSTED_PROXIES only.
+            proxy_headers=False,
         )
     finally:
         service.db.dispose()

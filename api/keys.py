@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from sqlalchemy import Column, Index
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from leads.types import Id, UTCDateTime, utcnow
 
@@ -76,3 +76,42 @@ def authenticate(session: Session, secret: str) -> Principal | None:
 
 def has_keys(session: Session) -> bool:
     return session.exec(select(ApiKey.id).limit(1)).first() is not None
+
+
+class KeyRefused(Exception):
+    """A key cannot be revoked: the message says why."""
+
+
+def all_keys(session: Session) -> list[ApiKey]:
+    return list(session.exec(select(ApiKey).order_by(col(ApiKey.id))).all())
+
+
+def revoke_key(session: Session, ident: str, *, force: bool = False) -> ApiKey:
+    """Revoke the key with this id or prefix. Refuse an unknown key, one already revoked, and
+    the last active admin key unless `force`."""
+    chosen = col(ApiKey.id) == int(ident) if ident.isdigit() else col(ApiKey.prefix) == ident
+    found = session.exec(select(ApiKey).where(chosen).with_for_update()).all()
+    if not found:
+        raise KeyRefused(f"there is no API key '{ident}' (give an id or a prefix)")
+    if len(found) > 1:
+        ids = ", ".join(str(k.id) for k in found)
+        raise KeyRefused(f"the prefix '{ident}' names keys {ids}: give the id")
+    key = found[0]
+    if key.revoked_at is not None:
+        when = f"{key.revoked_at:%Y-%m-%d %H:%M:%S}"
+        raise KeyRefused(f"key {key.id} ({key.name}) was already revoked, at {when} UTC")
+    if key.role == Role.ADMIN and not force:
+        admins = session.exec(
+            select(ApiKey.id)
+            .where(col(ApiKey.role) == Role.ADMIN.value, col(ApiKey.revoked_at).is_(None))
+            .with_for_update()
+        ).all()
+        if len(admins) == 1:
+            raise KeyRefused(
+                f"key {key.id} ({key.name}) is the last active admin key: create another "
+                "first (leadflow keys create --role admin), or revoke it with --force"
+            )
+    key.revoked_at = utcnow()
+    session.add(key)
+    session.flush()
+    return key

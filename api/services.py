@@ -15,6 +15,7 @@ from litestar.datastructures import State
 import bpf
 from api.auth import KeyCache
 from api.db import Database
+from api.rate_limits import RateLimits
 from api.scheduler import Scheduler
 from api.settings import Settings
 
@@ -26,6 +27,7 @@ class Services:
     catalog: bpf.Catalog  # replaced whole when stages.yaml is reloaded
     scheduler: Scheduler  # runs the jobs in this process, or only records what is asked
     key_cache: KeyCache
+    rate_limits: RateLimits
 
 
 def services(request: Request[Any, Any, State]) -> Services:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
-from pydantic import BeforeValidator, Field, model_validator
+from limits import parse_many
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 import bpf
@@ -21,6 +24,42 @@ def _seconds(value: Any) -> Any:
 
 
 Seconds = Annotated[float, BeforeValidator(_seconds)]
+
+RATE_LIMIT_OFF = "off"
+
+
+def _rate_limit(value: str) -> str:
+    """One rate limit in the notation of the limits library (1200/minute, 50 per 10 seconds),
+    or off."""
+    value = value.strip()
+    if value.lower() == RATE_LIMIT_OFF:
+        return RATE_LIMIT_OFF
+    try:
+        found = parse_many(value)
+    except ValueError:
+        found = []
+    if len(found) != 1 or found[0].amount < 1:
+        raise ValueError(
+            f"'{value}' is not one rate limit: write N/second, N/minute, N/hour or N/day "
+            "with N at least 1 (1200/minute, 50 per 10 seconds), or off"
+        )
+    return value
+
+
+RateLimit = Annotated[str, AfterValidator(_rate_limit)]
+RATE_LIMIT_STORAGES = ("memory", "redis", "rediss", "redis+unix")
+
+
+def _rate_limit_storage(value: str) -> str:
+    scheme = urlsplit(value).scheme
+    if scheme not in RATE_LIMIT_STORAGES:
+        raise ValueError(
+            f"'{value}' is not a rate limit storage: memory:// or redis://host:port[/db] "
+            "(also rediss://, redis+unix://)"
+        )
+    if scheme != "memory" and importlib.util.find_spec("redis") is None:
+        raise ValueError(f"'{value}' needs the redis package: pip install 'leadflow[redis]'")
+    return value
 
 
 class Settings(BaseSettings):
@@ -49,6 +88,28 @@ class Settings(BaseSettings):
         ge=0,
         description="How long a process trusts a key it has checked; a revocation made "
         "elsewhere takes effect here within this time. 0 checks every request.",
+    )
+    rate_limit: RateLimit = Field(
+        default="3000/minute",
+        description="Requests one API key may make, in any moving window of that length "
+        "(per process with memory:// storage); off for no limit. 3000/minute lets a service "
+        "key post batches of 1,000 interactions faster than the service stores them.",
+    )
+    anonymous_rate_limit: RateLimit = Field(
+        default="60/minute",
+        description="Requests without a valid API key (none, unknown, revoked) one client "
+        "address may make; off for no limit. It bounds key guessing.",
+    )
+    rate_limit_storage: Annotated[str, AfterValidator(_rate_limit_storage)] = Field(
+        default="memory://",
+        description="Where the counts are kept: memory:// counts in each process; "
+        "redis://host:port/db shares them between processes (pip install 'leadflow[redis]').",
+    )
+    trusted_proxies: str = Field(
+        default="127.0.0.1,::1",
+        description="Peers whose X-Forwarded-For and X-Forwarded-Proto are believed: "
+        "comma-separated addresses or networks (10.0.0.0/8), * for any, empty for none. "
+        "Anyone else's forwarded headers are ignored, so they cannot pose as another client.",
     )
     import_max_bytes: int = Field(
         default=104_857_600,
