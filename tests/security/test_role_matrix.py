@@ -71,6 +71,8 @@ def caller(
         periodic_jobs=False,
         scheduler=False,
         webhook_sender=False,
+        rate_limit="off",
+        anonymous_rate_limit="off",
     )
     service = open_service(settings)
     headers: dict[str, dict[str, str]] = {"anonymous": {}}
