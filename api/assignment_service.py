@@ -33,10 +33,11 @@ from sqlalchemy import (
 )
 
 import bpf
-from api import events
+from api import audit, events
 from api.bulk import in_values
 from api.events import EventType
 from api.moves import Actor
+from leads.audit import Entity
 from leads.models import Account, Contact, Lead, LeadStatus
 from leads.sellers import AssignmentRule, LeadAssignment, Seller
 from leads.types import utcnow
@@ -317,6 +318,14 @@ def _assign(
         return []
     connection.execute(
         SET_OWNER, [{"lead_id": a.lead_id, "new_owner": a.owner, "now": now} for a in assigned]
+    )
+    read = {lead["id"]: lead for lead in leads}
+    audit.record(
+        connection,
+        Entity.LEAD,
+        [(a.lead_id, read[a.lead_id], {"owner": a.owner}) for a in assigned],
+        actor,
+        now,
     )
     seller_ids = _seller_ids(connection, {a.owner for a in assigned})
     names = {r.id: r.name for r in found.rules}

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
 import bpf
-from api import interaction_service, matching, privacy, scoring_service
+from api import audit, interaction_service, matching, privacy, scoring_service
 from api.contact_service import record_consent
 from api.lead_service import add_lead, announce_updated, merged_attributes
 from api.moves import Actor
@@ -27,6 +27,7 @@ from api.schemas.capture import (
 )
 from api.schemas.interactions import InteractionIn
 from api.schemas.leads import LeadCreate, MarketingContext
+from leads.audit import Entity as Audited
 from leads.matching import FIELDS, Entity
 from leads.models import (
     ConsentLevel,
@@ -176,6 +177,8 @@ def submit(
         )
 
     now = utcnow()
+    before: dict[str, Any] = {}  # the contact's values that change, and their new values
+    changed: dict[str, Any] = {}
     if contact is None:
         contact = Contact(**contact_values, created_at=now, updated_at=now)
         session.add(contact)
@@ -183,6 +186,7 @@ def submit(
         contact_action = "created"
     else:
         changed = {k: v for k, v in contact_values.items() if getattr(contact, k) != v}
+        before = {key: getattr(contact, key) for key in changed}
         for key, value in changed.items():
             setattr(contact, key, value)
         if changed:
@@ -195,7 +199,13 @@ def submit(
         if contact.consent_level != level:
             contact.version += 1
             contact.updated_at = now
+            before["consent_level"], changed["consent_level"] = level, contact.consent_level
         contact_action = "updated" if contact_action == "unchanged" else contact_action
+    if contact_action != "created":  # a record's first values are no change
+        assert contact.id is not None
+        audit.record(
+            session.connection(), Audited.CONTACT, [(contact.id, before, changed)], actor, now
+        )
 
     lead = lead_match.record
     if lead is None:
@@ -317,6 +327,7 @@ def _update_lead(
         lead.updated_at = now
         session.add(lead)
         assert lead.id is not None
+        audit.record(session.connection(), Audited.LEAD, [(lead.id, before, after)], actor, now)
         announce_updated(session.connection(), [(lead.id, lead.version, before, after)], actor)
     return "updated" if after else "unchanged"
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 import bpf
-from api import privacy, records, scoring_service
+from api import audit, privacy, records, scoring_service
 from api.db import Database
+from api.moves import Actor
 from api.problems import invalid
 from api.schemas.contacts import (
     AccountCreate,
@@ -20,6 +21,7 @@ from api.schemas.contacts import (
     ContactUpdate,
 )
 from api.versioning import locked
+from leads.audit import AuditEntry, Entity
 from leads.models import Account, ConsentChange, ConsentLevel, Contact, Lead
 from leads.types import utcnow
 
@@ -42,10 +44,16 @@ def create_contact(db: Database, data: ContactCreate) -> Contact:
 
 
 def update_contact(
-    db: Database, catalog: bpf.Catalog, contact_id: int, if_match: str | None, data: ContactUpdate
+    db: Database,
+    catalog: bpf.Catalog,
+    contact_id: int,
+    if_match: str | None,
+    data: ContactUpdate,
+    actor: Actor,
 ) -> Contact:
-    def rescore(session: Session, contact: Contact, before: Mapping[str, Any]) -> None:
+    def changed(session: Session, contact: Contact, before: Mapping[str, Any]) -> None:
         assert contact.id is not None
+        _audit(session, Entity.CONTACT, contact, before, actor)
         old_account = [before["account_id"]] if before.get("account_id") else []
         scoring_service.rescore_for(
             session, catalog, contact_ids=[contact.id], account_ids=old_account
@@ -61,7 +69,7 @@ def update_contact(
         "contact",
         ACCOUNT_REFERENCE,
         _not_erased,
-        rescore,
+        changed,
     )
 
 
@@ -73,23 +81,26 @@ def _not_erased(session: Session, changed: Mapping[str, Any]) -> None:
 
 
 def give_consent(
-    db: Database, catalog: bpf.Catalog, contact_id: int, data: ConsentGiven
+    db: Database, catalog: bpf.Catalog, contact_id: int, data: ConsentGiven, actor: Actor
 ) -> Contact:
     """Record a consent statement. No If-Match: withdrawing must be as easy as giving. Models
     that need consent score the contact's leads, or stop scoring them, at once."""
     with db.write() as session:
         contact = locked(session, Contact, contact_id, "*", "contact")
+        before = {"consent_level": contact.consent_level}
         record_consent(session, contact, data)
         contact.version += 1
         contact.updated_at = utcnow()
+        _audit(session, Entity.CONTACT, contact, before, actor)
         scoring_service.rescore_for(session, catalog, contact_ids=[contact_id])
     return contact
 
 
 def delete_contact(
-    db: Database, catalog: bpf.Catalog, contact_id: int, if_match: str | None
+    db: Database, catalog: bpf.Catalog, contact_id: int, if_match: str | None, actor: Actor
 ) -> None:
-    """Delete the contact; its leads stay without a parent (a change to them: a new version)."""
+    """Delete the contact; its leads stay without a parent (a change to them: a new version,
+    and an audit entry)."""
     with db.write() as session:
         contact = locked(session, Contact, contact_id, if_match, "contact")
         orphans = list(
@@ -99,11 +110,12 @@ def delete_contact(
         session.delete(contact)
         session.flush()
         _touch_leads(session, orphans)
+        _unlinked(session, Entity.LEAD, orphans, "parent_contact_id", contact_id, actor)
         scoring_service.rescore(session, catalog, lead_ids=orphans, account_ids=account)
 
 
 def delete_account(
-    db: Database, catalog: bpf.Catalog, account_id: int, if_match: str | None
+    db: Database, catalog: bpf.Catalog, account_id: int, if_match: str | None, actor: Actor
 ) -> None:
     """Delete the account; its contacts and leads stay without it."""
     with db.write() as session:
@@ -117,6 +129,8 @@ def delete_account(
         session.delete(account)
         session.flush()
         _touch_leads(session, orphans)
+        _unlinked(session, Entity.LEAD, orphans, "parent_account_id", account_id, actor)
+        _unlinked(session, Entity.CONTACT, members, "account_id", account_id, actor)
         scoring_service.rescore_for(session, catalog, lead_ids=orphans, contact_ids=members)
 
 
@@ -127,6 +141,31 @@ def _touch_leads(session: Session, lead_ids: list[int]) -> None:
             .where(col(Lead.id).in_(lead_ids))
             .values(version=col(Lead.version) + 1, updated_at=utcnow())
         )
+
+
+def _audit(
+    session: Session,
+    entity: Entity,
+    record: Contact | Account,
+    before: Mapping[str, Any],
+    actor: Actor,
+) -> None:
+    assert record.id is not None
+    after = {name: getattr(record, name) for name in before}
+    audit.record(session.connection(), entity, [(record.id, before, after)], actor, utcnow())
+
+
+def _unlinked(
+    session: Session,
+    entity: Entity,
+    ids: Sequence[int | None],
+    field: str,
+    deleted: int,
+    actor: Actor,
+) -> None:
+    """Records that lost their link to a deleted record (the foreign key set it to null)."""
+    changes = [(i, {field: deleted}, {field: None}) for i in ids if i is not None]
+    audit.record(session.connection(), entity, changes, actor, utcnow())
 
 
 def record_consent(session: Session, contact: Contact, data: ConsentGiven) -> None:
@@ -152,6 +191,14 @@ def consent_history(
     return records.listing(db, ConsentChange, where, limit, cursor)
 
 
+def audit_history(
+    db: Database, entity: Entity, record_id: int, limit: int, cursor: str | None
+) -> tuple[list[AuditEntry], str | None]:
+    """The audit entries of a contact or an account, newest first; 404 for no such record."""
+    records.get(db, Contact if entity is Entity.CONTACT else Account, record_id, entity.value)
+    return audit.history(db, entity, record_id, limit, cursor)
+
+
 def create_account(db: Database, data: AccountCreate) -> Account:
     now = utcnow()
     account = Account(**data.model_dump(), created_at=now, updated_at=now)
@@ -161,13 +208,19 @@ def create_account(db: Database, data: AccountCreate) -> Account:
 
 
 def update_account(
-    db: Database, catalog: bpf.Catalog, account_id: int, if_match: str | None, data: AccountUpdate
+    db: Database,
+    catalog: bpf.Catalog,
+    account_id: int,
+    if_match: str | None,
+    data: AccountUpdate,
+    actor: Actor,
 ) -> Account:
-    def rescore(session: Session, account: Account, _: Mapping[str, Any]) -> None:
+    def changed(session: Session, account: Account, before: Mapping[str, Any]) -> None:
         assert account.id is not None
+        _audit(session, Entity.ACCOUNT, account, before, actor)
         scoring_service.rescore_for(session, catalog, account_ids=[account.id])
 
     changes: dict[str, Any] = data.model_dump(exclude_unset=True)
     if "name" in changes and changes["name"] is None:
         raise invalid([{"field": "name", "reason": "an account always has a name"}])
-    return records.update(db, Account, account_id, if_match, changes, "account", after=rescore)
+    return records.update(db, Account, account_id, if_match, changes, "account", after=changed)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from sqlmodel import Session, col, select
 
 import bpf
-from api import assignment_service, events, records, scoring_service
+from api import assignment_service, audit, events, records, scoring_service
 from api.activity_service import cancel_open, lead_not_open
 from api.db import Database
 from api.events import EventType
@@ -19,6 +19,7 @@ from api.problems import Problem
 from api.schemas.opportunities import DisqualifyRequest, QualifyRequest, ReopenRequest
 from api.versioning import locked
 from leads.activities import Activity
+from leads.audit import Entity
 from leads.models import STATUS_REASONS, Contact, Lead, LeadStatus
 from leads.opportunities import Disposition, Opportunity, OpportunityStatus
 from leads.types import utcnow
@@ -211,12 +212,15 @@ def _record(
         actor_name=actor.name,
         at=now,
     )
+    before = {"status": lead.status, "status_reason": lead.status_reason}
     lead.status, lead.status_reason = status.value, reason
     lead.version += 1
     lead.updated_at = now
     session.add(lead)
     session.add(disposition)
     session.flush()
+    after = {"status": lead.status, "status_reason": lead.status_reason}
+    audit.record(session.connection(), Entity.LEAD, [(lead.id, before, after)], actor, now)
     events.emit(
         session.connection(),
         ANNOUNCED[status],

@@ -44,6 +44,7 @@ import bpf
 from api import (
     activities,
     assignment_service,
+    audit,
     events,
     interaction_service,
     matching,
@@ -59,6 +60,7 @@ from api.problems import Problem
 from bpf.fields import FieldType as StepType
 from bpf.validation import suggest
 from leads import csvimport, models
+from leads.audit import Entity as Audited
 from leads.csvimport import ColumnMapping, FieldSpec, FieldType, Kind, Row, RowError
 from leads.matching import Entity, comparable
 from leads.models import (
@@ -531,6 +533,7 @@ class _RecordWriter(_Writer):
     """Contacts and accounts: matched on key fields, updated in place, or inserted."""
 
     table: Table
+    audited: Audited
     fields: tuple[str, ...]  # the columns a row may set
     defaults: Mapping[str, Any] = {}
     key_fields: tuple[str, ...]
@@ -592,6 +595,7 @@ class _RecordWriter(_Writer):
                 else:
                     report.unchanged += 1
             if current is not None and _differs(state, current, self.columns):
+                state["_stored"] = current
                 updates.append(state)
         report.created += len(inserts)
         if write:
@@ -647,10 +651,18 @@ class _RecordWriter(_Writer):
             self.table,
             [{"_id": s["id"], **{c: s[c] for c in columns}} for s in updates],
         )
+        audit.record(
+            connection,
+            self.audited,
+            [(s["id"], s["_stored"], {c: s[c] for c in columns}) for s in updates],
+            self.context.actor,
+            utcnow(),
+        )
 
 
 class _AccountWriter(_RecordWriter):
     table = ACCOUNTS
+    audited = Audited.ACCOUNT
     fields = ACCOUNT_COLUMNS
     key_fields = ("name",)
 
@@ -665,6 +677,7 @@ class _AccountWriter(_RecordWriter):
 
 class _ContactWriter(_RecordWriter):
     table = CONTACTS
+    audited = Audited.CONTACT
     fields = CONTACT_COLUMNS
     defaults = {"consent_level": ConsentLevel.NONE.value}
 
@@ -1093,11 +1106,12 @@ class _LeadWriter(_Writer):
             "updated_at",
         )
         inserts = [s for s, current in states if current is None]
-        updates = [
-            s
+        changed = [
+            (s, current)
             for s, current in states
             if current is not None and ("_moves" in s or _differs(s, current, keys))
         ]
+        updates = [s for s, _ in changed]
         # New leads need their ids when moves are recorded for them or events announce them.
         announced = bool(inserts) and any(
             events.subscribers(connection, t)
@@ -1116,6 +1130,13 @@ class _LeadWriter(_Writer):
             connection, LEADS, [{"_id": s["id"], **{k: s[k] for k in keys}} for s in updates]
         )
         actor = self.context.actor
+        audit.record(
+            connection,
+            Audited.LEAD,
+            [(s["id"], current, {k: s[k] for k in keys}) for s, current in changed],
+            actor,
+            now,
+        )
         if announced:
             announce_created(connection, inserts, actor)
         if updates and any(

@@ -12,16 +12,17 @@ from sqlalchemy import select as select_rows
 from sqlmodel import Session, col, select
 
 import bpf
-from api import assignment_service, events, privacy, records, scoring_service
+from api import assignment_service, audit, events, privacy, records, scoring_service
 from api.db import Database
 from api.events import EventType
-from api.moves import Actor, history_rows
+from api.moves import SYSTEM, Actor, history_rows
 from api.moves import record as record_moves
 from api.problems import Problem, field_error, invalid, not_found
 from api.schemas.leads import LeadCreate, LeadUpdate, MoveRequest
 from api.versioning import check_if_match, locked
 from bpf.fields import BUILTIN_FIELDS, FieldValueError
 from bpf.schema import NEXT
+from leads.audit import AuditEntry, Entity
 from leads.models import (
     STATUS_REASONS,
     Account,
@@ -71,6 +72,13 @@ def lead_history(
     records.get(db, Lead, lead_id, "lead")
     where = [col(StageChange.lead_id) == lead_id]
     return records.listing(db, StageChange, where, limit, cursor)
+
+
+def lead_audit(
+    db: Database, lead_id: int, limit: int, cursor: str | None
+) -> tuple[list[AuditEntry], str | None]:
+    records.get(db, Lead, lead_id, "lead")
+    return audit.history(db, Entity.LEAD, lead_id, limit, cursor)
 
 
 # -- writing ------------------------------------------------------------------------------
@@ -142,7 +150,7 @@ def update_lead(
         if "email" in changes:
             privacy.allow_return(session, changes["email"], consent_given=False)
         outcomes: list[str] = []
-        before = {name: getattr(lead, name) for name in changes}
+        before = {name: getattr(lead, name) for name in (*changes, "stage", "process")}
         owner, status = lead.owner, lead.status
         for name, value in changes.items():
             if name == "attributes":
@@ -160,6 +168,8 @@ def update_lead(
         _record(session, catalog, lead, moves, actor, None, now)
         _touch(lead, now)
         assert lead.id is not None
+        after = {**changes, "stage": lead.stage, "process": lead.process}
+        audit.record(session.connection(), Entity.LEAD, [(lead.id, before, after)], actor, now)
         announce_updated(session.connection(), [(lead.id, lead.version, before, changes)], actor)
         _route(session, catalog, lead, owner, status, actor, now)
         _rescore(session, catalog, lead)
@@ -296,6 +306,8 @@ def move_lead(
             "updated_at": now,
         }
         connection.execute(WRITE_MOVE, {"lead_id": lead_id, **changes})
+        before = {"process": move.from_process or lead.process, "stage": move.from_stage}
+        audit.record(connection, Entity.LEAD, [(lead_id, before, changes)], actor, now)
         lead.values.update(changes)
         read = MOVED_FIELDS
         if assignment_service.routes_to_sales(
@@ -475,6 +487,16 @@ def adopt(db: Database, catalog: bpf.Catalog) -> list[bpf.Relocation]:
         now = utcnow()
         for r in relocations:
             where = (col(Lead.process) == r.process, col(Lead.stage) == r.stage)
+            moved = session.exec(select(Lead.id).where(*where))
+            before = {"process": r.process, "stage": r.stage}
+            after = {"process": r.new_process, "stage": r.new_stage}
+            audit.record(
+                session.connection(),
+                Entity.LEAD,
+                [(lead_id, before, after) for lead_id in moved if lead_id is not None],
+                SYSTEM,
+                now,
+            )
             session.execute(
                 insert(StageChange).from_select(
                     [

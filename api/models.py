@@ -12,6 +12,7 @@ from api.webhook_tables import (
     WebhookSubscription,
 )
 from leads.activities import Activity
+from leads.audit import AuditEntry
 from leads.models import (
     Account,
     ConsentChange,
@@ -41,6 +42,7 @@ __all__ = [
     "Activity",
     "ApiKey",
     "AssignmentRule",
+    "AuditEntry",
     "ConsentChange",
     "Contact",
     "Disposition",

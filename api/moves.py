@@ -19,10 +19,11 @@ from leads.models import StageChange
 class Actor:
     kind: bpf.Actor
     name: str | None
+    key_id: int | None = None  # the API key a person acted with
 
     @classmethod
     def user(cls, principal: Principal) -> Actor:
-        return cls(bpf.Actor.USER, principal.name)
+        return cls(bpf.Actor.USER, principal.name, principal.key_id)
 
     @property
     def automated(self) -> bool:
@@ -31,6 +32,7 @@ class Actor:
 
 SCORING = Actor(bpf.Actor.SCORING, None)
 QUALIFICATION = Actor(bpf.Actor.QUALIFICATION, None)
+SYSTEM = Actor(bpf.Actor.SYSTEM, None)
 
 
 def history_rows(

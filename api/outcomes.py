@@ -12,10 +12,11 @@ from sqlalchemy import ColumnElement, Connection, and_, exists, or_, select, upd
 from sqlmodel import Session, col
 
 import bpf
-from api import assignment_service, events
+from api import assignment_service, audit, events
 from api.bulk import in_values
 from api.events import EventType
 from api.moves import SCORING, Actor, history_rows, record
+from leads.audit import Entity
 from leads.models import Lead, LeadRow, LeadStatus
 from scoring.tables import LeadScore
 
@@ -145,6 +146,13 @@ def write(
     updates.sort(key=lambda values: tuple(values))
     session.execute(update(Lead), updates)
     connection = session.connection()
+    audit.record(
+        connection,
+        Entity.LEAD,
+        [(values["id"], leads[values["id"]], values) for values in updates],
+        actor,
+        now,
+    )
     record(connection, history, catalog, leads)
     waiting = [
         values["id"]

@@ -11,12 +11,13 @@ from sqlalchemy import delete, or_, update
 from sqlmodel import Session, col, select
 
 import bpf
-from api import events, scoring_service, webhook_service
+from api import audit, events, scoring_service, webhook_service
 from api.db import Database
 from api.problems import Problem
 from api.secrets import ERASURE_PEPPER, secret
 from api.versioning import locked
 from leads.activities import Activity
+from leads.audit import Entity
 from leads.models import Contact, ErasedPerson, Interaction, Lead
 from leads.opportunities import Opportunity
 from leads.types import utcnow
@@ -89,9 +90,9 @@ def _scrub_sales_records(session: Session, lead_ids: list[int]) -> None:
 def erase_contact(db: Database, catalog: bpf.Catalog, contact_id: int) -> Erasure:
     """Delete the person: this contact and every other contact with the same email, the leads
     that are theirs (by parent or by email), their interactions, consent records, stage
-    history and activities, and their personal data in webhook messages (those not yet
-    delivered are cancelled); unlink their opportunities; remember only the email's keyed
-    hash. Subscribers hear contact.erased."""
+    history and activities, their personal data in webhook messages (those not yet delivered
+    are cancelled) and in the audit log (who changed which field when stays); unlink their
+    opportunities; remember only the email's keyed hash. Subscribers hear contact.erased."""
     with db.write() as session:
         contact = locked(session, Contact, contact_id, "*", "contact")
         same_person = [col(Contact.id) == contact_id]
@@ -105,6 +106,13 @@ def erase_contact(db: Database, catalog: bpf.Catalog, contact_id: int) -> Erasur
         lead_ids = list(session.exec(select(Lead.id).where(or_(*owned))))
         connection = session.connection()
         webhook_service.forget(connection, [i for i in lead_ids if i is not None], contact_ids)
+        audit.redact(
+            connection,
+            {
+                Entity.CONTACT: [i for i in contact_ids if i is not None],
+                Entity.LEAD: [i for i in lead_ids if i is not None],
+            },
+        )
         events.emit(
             connection,
             events.EventType.CONTACT_ERASED,

@@ -75,7 +75,7 @@ def _move(
     updates: list[dict[str, Any]] = []
     history: list[dict[str, Any]] = []
     for row in rows:
-        lead = LeadRow(row)
+        lead = LeadRow(dict(row))  # the move changes it; `rows` stay as read
         try:
             move = process.fire(lead, automation.fire)
         except (bpf.MoveNotAllowed, bpf.GuardRefused):

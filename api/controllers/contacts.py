@@ -15,7 +15,9 @@ from api import privacy, records
 from api.auth import EVERYONE, roles
 from api.controllers.params import Cursor, IfMatch, Limit
 from api.keys import Principal, Role
+from api.moves import Actor
 from api.problems import field_error
+from api.schemas.audit import AuditEntryRead, AuditPage
 from api.schemas.common import Email
 from api.schemas.contacts import (
     AccountCreate,
@@ -33,6 +35,7 @@ from api.schemas.contacts import (
 )
 from api.services import services
 from api.versioning import etag
+from leads.audit import AuditEntry, Entity
 from leads.models import Account, Contact
 from leads.types import utcnow
 
@@ -49,6 +52,15 @@ def _normalised_email(value: str) -> str:
         return _EMAIL.validate_python(value)
     except ValidationError:
         raise field_error("email", "not an email address") from None
+
+
+def _by(request: Request[Principal, Any, Any]) -> Actor:
+    return Actor.user(request.user)
+
+
+def _audit_page(entries: tuple[list[AuditEntry], str | None]) -> AuditPage:
+    rows, next_cursor = entries
+    return AuditPage(items=[AuditEntryRead.of(e) for e in rows], next_cursor=next_cursor)
 
 
 def _contact(contact: Contact, status_code: int = 200) -> Response[ContactRead]:
@@ -110,7 +122,9 @@ class ContactController(Controller):
         if_match: IfMatch = None,
     ) -> Response[ContactRead]:
         db, catalog = services(request).db, services(request).catalog
-        return _contact(service.update_contact(db, catalog, contact_id, if_match, data))
+        return _contact(
+            service.update_contact(db, catalog, contact_id, if_match, data, _by(request))
+        )
 
     @delete(
         "/{contact_id:int}",
@@ -127,7 +141,7 @@ class ContactController(Controller):
         """Delete the contact record; its leads and interactions stay, without it. To remove
         everything about a person, erase them instead."""
         db, catalog = services(request).db, services(request).catalog
-        service.delete_contact(db, catalog, contact_id, if_match)
+        service.delete_contact(db, catalog, contact_id, if_match, _by(request))
 
     @post(
         "/{contact_id:int}/consent",
@@ -144,7 +158,7 @@ class ContactController(Controller):
     ) -> Response[ContactRead]:
         """Record consent given or withdrawn (level `none`), with its source."""
         db, catalog = services(request).db, services(request).catalog
-        return _contact(service.give_consent(db, catalog, contact_id, data))
+        return _contact(service.give_consent(db, catalog, contact_id, data, _by(request)))
 
     @get(
         "/{contact_id:int}/consent",
@@ -163,6 +177,18 @@ class ContactController(Controller):
         db = services(request).db
         rows, next_cursor = service.consent_history(db, contact_id, limit, cursor)
         return ConsentPage(items=[ConsentChangeRead.of(c) for c in rows], next_cursor=next_cursor)
+
+    @get("/{contact_id:int}/audit", opt=READERS, sync_to_thread=True, operation_id="ContactAudit")
+    def audit(
+        self,
+        request: Request[Principal, Any, State],
+        contact_id: FromPath[int],
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> AuditPage:
+        """Every change to the contact's fields, newest first: who, when, old and new value."""
+        db = services(request).db
+        return _audit_page(service.audit_history(db, Entity.CONTACT, contact_id, limit, cursor))
 
     @post(
         "/{contact_id:int}/erasure",
@@ -229,7 +255,21 @@ class AccountController(Controller):
         if_match: IfMatch = None,
     ) -> Response[AccountRead]:
         db, catalog = services(request).db, services(request).catalog
-        return _account(service.update_account(db, catalog, account_id, if_match, data))
+        return _account(
+            service.update_account(db, catalog, account_id, if_match, data, _by(request))
+        )
+
+    @get("/{account_id:int}/audit", opt=READERS, sync_to_thread=True, operation_id="AccountAudit")
+    def audit(
+        self,
+        request: Request[Principal, Any, State],
+        account_id: FromPath[int],
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> AuditPage:
+        """Every change to the account's fields, newest first: who, when, old and new value."""
+        db = services(request).db
+        return _audit_page(service.audit_history(db, Entity.ACCOUNT, account_id, limit, cursor))
 
     @delete(
         "/{account_id:int}",
@@ -245,4 +285,4 @@ class AccountController(Controller):
     ) -> None:
         """Delete the account; its contacts and leads stay, without it."""
         db, catalog = services(request).db, services(request).catalog
-        service.delete_account(db, catalog, account_id, if_match)
+        service.delete_account(db, catalog, account_id, if_match, _by(request))

@@ -16,6 +16,7 @@ from api.controllers.params import Cursor, IfMatch, Limit
 from api.keys import Principal, Role
 from api.lead_service import LeadFilter
 from api.moves import Actor
+from api.schemas.audit import AuditEntryRead, AuditPage
 from api.schemas.leads import (
     HistoryPage,
     LeadCreate,
@@ -134,3 +135,21 @@ class LeadController(Controller):
         db = services(request).db
         changes, next_cursor = service.lead_history(db, lead_id, limit, cursor)
         return HistoryPage(items=[StageChangeRead.of(c) for c in changes], next_cursor=next_cursor)
+
+    @get(
+        "/{lead_id:int}/audit",
+        opt=roles(*EVERYONE),
+        sync_to_thread=True,
+        operation_id="LeadAudit",
+    )
+    def audit(
+        self,
+        request: Request[Principal, Any, State],
+        lead_id: FromPath[int],
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> AuditPage:
+        """Every change to the lead's fields, newest first: who, when, old and new value."""
+        db = services(request).db
+        entries, next_cursor = service.lead_audit(db, lead_id, limit, cursor)
+        return AuditPage(items=[AuditEntryRead.of(e) for e in entries], next_cursor=next_cursor)

@@ -113,6 +113,20 @@ def test_a_lead_past_the_limit_moves_once_and_a_younger_one_stays(
     )
 
 
+def test_a_move_by_the_scheduler_is_in_the_lead_audit_log(
+    app_client: TestClient,
+    service: Service,
+    admin: dict[str, str],  # type: ignore[type-arg]
+) -> None:
+    old = engaged_since(app_client, service, admin, days=31)
+    run_job(app_client, "stage_timeouts", admin)
+    log = app_client.get(f"/api/leads/{old['id']}/audit", headers=admin).json()["items"]
+    assert [(e["field"], e["old"], e["new"], e["actor"]) for e in log] == [
+        ("stage", "engaged", "nurturing", "scheduler"),
+        ("stage", "nurturing", "engaged", "user"),
+    ]
+
+
 def test_guards_and_switches_hold_for_the_scheduler(
     app_client: TestClient,
     service: Service,
