@@ -9,13 +9,13 @@ from sqlalchemy import ColumnElement
 from sqlmodel import Session, col, select
 
 import bpf
-from api import activities, records
+from api import access, activities, lead_service, records
 from api.activities import Source
 from api.db import Database
 from api.moves import Actor
-from api.problems import Problem, field_error
+from api.problems import Problem, field_error, not_found
 from api.schemas.activities import ActivityClose, ActivityCreate
-from api.versioning import locked
+from api.versioning import check_if_match, locked
 from leads.activities import Activity, ActivityKind, ActivityStatus
 from leads.models import Lead, LeadStatus
 from leads.types import utcnow
@@ -51,22 +51,40 @@ class ActivityFilter:
 
 
 def list_activities(
-    db: Database, where: ActivityFilter, limit: int, cursor: str | None
+    db: Database, scope: access.Scope, where: ActivityFilter, limit: int, cursor: str | None
 ) -> tuple[list[Activity], str | None]:
     before, after = where.due_before, where.due_after
     if before is not None and after is not None and after >= before:
         raise field_error("due_after", "must be earlier than due_before")
-    return records.listing(db, Activity, where.clauses(), limit, cursor)
+    clauses = where.clauses() + access.belongs(col(Activity.lead_id), scope)
+    return records.listing(db, Activity, clauses, limit, cursor)
 
 
 def lead_activities(
-    db: Database, lead_id: int, status: ActivityStatus | None, limit: int, cursor: str | None
+    db: Database,
+    scope: access.Scope,
+    lead_id: int,
+    status: ActivityStatus | None,
+    limit: int,
+    cursor: str | None,
 ) -> tuple[list[Activity], str | None]:
-    records.get(db, Lead, lead_id, "lead")
-    return list_activities(db, ActivityFilter(lead_id=lead_id, status=status), limit, cursor)
+    lead_service.get_lead(db, scope, lead_id)
+    where = ActivityFilter(lead_id=lead_id, status=status)
+    return list_activities(db, scope, where, limit, cursor)
 
 
-def create_activity(db: Database, data: ActivityCreate, actor: Actor) -> Activity:
+def get_activity(db: Database, scope: access.Scope, activity_id: int) -> Activity:
+    """The activity, if the caller may see its lead; 404 as for a missing one otherwise."""
+    activity = records.get(db, Activity, activity_id, "activity")
+    with db.read() as session:
+        if not access.sees(session.connection(), scope, activity.lead_id):
+            raise not_found("activity", activity_id)
+    return activity
+
+
+def create_activity(
+    db: Database, scope: access.Scope, data: ActivityCreate, actor: Actor
+) -> Activity:
     """An activity made by hand, for an open lead; its owner is the lead's unless given."""
     now = utcnow()
     if data.due_in is not None:
@@ -76,7 +94,7 @@ def create_activity(db: Database, data: ActivityCreate, actor: Actor) -> Activit
         due_at = data.due_at
     with db.write() as session:
         lead = session.get(Lead, data.lead_id)
-        if lead is None:
+        if lead is None or not access.sees(session.connection(), scope, data.lead_id):
             raise field_error("lead_id", f"there is no lead {data.lead_id}")
         if lead.status != LeadStatus.OPEN.value:
             raise lead_not_open(lead, "be given activities")
@@ -97,19 +115,30 @@ def create_activity(db: Database, data: ActivityCreate, actor: Actor) -> Activit
 
 
 def complete(
-    db: Database, activity_id: int, if_match: str | None, data: ActivityClose, actor: Actor
+    db: Database,
+    scope: access.Scope,
+    activity_id: int,
+    if_match: str | None,
+    data: ActivityClose,
+    actor: Actor,
 ) -> Activity:
-    return _close(db, activity_id, if_match, data, actor, ActivityStatus.COMPLETED)
+    return _close(db, scope, activity_id, if_match, data, actor, ActivityStatus.COMPLETED)
 
 
 def cancel(
-    db: Database, activity_id: int, if_match: str | None, data: ActivityClose, actor: Actor
+    db: Database,
+    scope: access.Scope,
+    activity_id: int,
+    if_match: str | None,
+    data: ActivityClose,
+    actor: Actor,
 ) -> Activity:
-    return _close(db, activity_id, if_match, data, actor, ActivityStatus.CANCELED)
+    return _close(db, scope, activity_id, if_match, data, actor, ActivityStatus.CANCELED)
 
 
 def _close(
     db: Database,
+    scope: access.Scope,
     activity_id: int,
     if_match: str | None,
     data: ActivityClose,
@@ -118,7 +147,10 @@ def _close(
 ) -> Activity:
     verb = "completed" if status is ActivityStatus.COMPLETED else "canceled"
     with db.write() as session:
-        activity = locked(session, Activity, activity_id, if_match, "activity")
+        activity = locked(session, Activity, activity_id, "*", "activity")
+        if not access.sees(session.connection(), scope, activity.lead_id):
+            raise not_found("activity", activity_id)
+        check_if_match(if_match, activity.version, "activity")
         if activity.status != ActivityStatus.OPEN.value:
             raise _not_open(activity, verb)
         now = utcnow()

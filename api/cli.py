@@ -112,7 +112,10 @@ def keys_create(
     name: Annotated[str, typer.Option(help="Who or what uses the key.")] = "",
     seller: Annotated[
         str | None,
-        typer.Option(help="The handle of the seller the key acts for ('mine' in the queues)."),
+        typer.Option(
+            help="The handle of the seller the key acts for ('mine' in the queues). A "
+            "salesperson sees the leads of this seller and their team: without one, none."
+        ),
     ] = None,
 ) -> None:
     """Create an API key and print it; it is shown this once and stored only as a hash."""

@@ -10,14 +10,14 @@ from dataclasses import dataclass, field
 from sqlmodel import Session, col, select
 
 import bpf
-from api import assignment_service, audit, events, records, scoring_service
+from api import access, assignment_service, audit, events, lead_service, records, scoring_service
 from api.activity_service import cancel_open, lead_not_open
 from api.db import Database
 from api.events import EventType
 from api.moves import Actor
 from api.problems import Problem
 from api.schemas.opportunities import DisqualifyRequest, QualifyRequest, ReopenRequest
-from api.versioning import locked
+from api.versioning import check_if_match, locked
 from leads.activities import Activity
 from leads.audit import Entity
 from leads.models import STATUS_REASONS, Contact, Lead, LeadStatus
@@ -42,6 +42,7 @@ class Outcome:
 def qualify(
     db: Database,
     catalog: bpf.Catalog,
+    scope: access.Scope,
     lead_id: int,
     if_match: str | None,
     data: QualifyRequest,
@@ -50,7 +51,7 @@ def qualify(
     """Make an opportunity of an open lead (its contact and account from the lead's parents,
     its owner the lead's) and mark the lead qualified."""
     with db.write() as session:
-        lead = _locked_open(session, lead_id, if_match, "be qualified")
+        lead = _locked_open(session, scope, lead_id, if_match, "be qualified")
         now = utcnow()
         account_id = lead.parent_account_id
         if account_id is None and lead.parent_contact_id is not None:
@@ -88,13 +89,14 @@ def qualify(
 def disqualify(
     db: Database,
     catalog: bpf.Catalog,
+    scope: access.Scope,
     lead_id: int,
     if_match: str | None,
     data: DisqualifyRequest,
     actor: Actor,
 ) -> Outcome:
     with db.write() as session:
-        lead = _locked_open(session, lead_id, if_match, "be disqualified")
+        lead = _locked_open(session, scope, lead_id, if_match, "be disqualified")
         outcome = _close(
             session,
             catalog,
@@ -112,6 +114,7 @@ def disqualify(
 def reopen(
     db: Database,
     catalog: bpf.Catalog,
+    scope: access.Scope,
     lead_id: int,
     if_match: str | None,
     data: ReopenRequest,
@@ -120,7 +123,7 @@ def reopen(
     """A disqualified lead is open again (status reason "new"); its canceled activities stay
     canceled. A qualified lead is not reopened: its opportunity carries the work on."""
     with db.write() as session:
-        lead = locked(session, Lead, lead_id, if_match, "lead")
+        lead = _locked(session, scope, lead_id, if_match)
         if lead.status != LeadStatus.DISQUALIFIED.value:
             detail = f"lead {lead.id} is {lead.status}; only a disqualified lead can be reopened"
             if lead.status == LeadStatus.QUALIFIED.value:
@@ -154,15 +157,25 @@ def reopen(
 
 
 def dispositions(
-    db: Database, lead_id: int, limit: int, cursor: str | None
+    db: Database, scope: access.Scope, lead_id: int, limit: int, cursor: str | None
 ) -> tuple[list[Disposition], str | None]:
-    records.get(db, Lead, lead_id, "lead")
+    lead_service.get_lead(db, scope, lead_id)
     where = [col(Disposition.lead_id) == lead_id]
     return records.listing(db, Disposition, where, limit, cursor)
 
 
-def _locked_open(session: Session, lead_id: int, if_match: str | None, what: str) -> Lead:
-    lead = locked(session, Lead, lead_id, if_match, "lead")
+def _locked(session: Session, scope: access.Scope, lead_id: int, if_match: str | None) -> Lead:
+    """The lead under lock, if the caller may see it, its version checked."""
+    lead = locked(session, Lead, lead_id, "*", "lead")
+    access.require(session.connection(), scope, lead_id)
+    check_if_match(if_match, lead.version, "lead")
+    return lead
+
+
+def _locked_open(
+    session: Session, scope: access.Scope, lead_id: int, if_match: str | None, what: str
+) -> Lead:
+    lead = _locked(session, scope, lead_id, if_match)
     if lead.status != LeadStatus.OPEN.value:
         raise lead_not_open(lead, what)
     return lead

@@ -12,7 +12,7 @@ from sqlalchemy import select as select_rows
 from sqlmodel import Session, col, select
 
 import bpf
-from api import assignment_service, audit, events, privacy, records, scoring_service
+from api import access, assignment_service, audit, events, privacy, records, scoring_service
 from api.db import Database
 from api.events import EventType
 from api.moves import SYSTEM, Actor, history_rows
@@ -61,23 +61,30 @@ class LeadFilter:
 
 
 def list_leads(
-    db: Database, where: LeadFilter, limit: int, cursor: str | None
+    db: Database, scope: access.Scope, where: LeadFilter, limit: int, cursor: str | None
 ) -> tuple[list[Lead], str | None]:
-    return records.listing(db, Lead, where.clauses(), limit, cursor)
+    return records.listing(db, Lead, where.clauses() + access.clauses(scope), limit, cursor)
+
+
+def get_lead(db: Database, scope: access.Scope, lead_id: int) -> Lead:
+    """The lead, if the caller may see it; 404 as for a missing lead otherwise."""
+    with db.read() as session:
+        access.require(session.connection(), scope, lead_id)
+    return records.get(db, Lead, lead_id, "lead")
 
 
 def lead_history(
-    db: Database, lead_id: int, limit: int, cursor: str | None
+    db: Database, scope: access.Scope, lead_id: int, limit: int, cursor: str | None
 ) -> tuple[list[StageChange], str | None]:
-    records.get(db, Lead, lead_id, "lead")
+    get_lead(db, scope, lead_id)
     where = [col(StageChange.lead_id) == lead_id]
     return records.listing(db, StageChange, where, limit, cursor)
 
 
 def lead_audit(
-    db: Database, lead_id: int, limit: int, cursor: str | None
+    db: Database, scope: access.Scope, lead_id: int, limit: int, cursor: str | None
 ) -> tuple[list[AuditEntry], str | None]:
-    records.get(db, Lead, lead_id, "lead")
+    get_lead(db, scope, lead_id)
     return audit.history(db, Entity.LEAD, lead_id, limit, cursor)
 
 
@@ -134,13 +141,16 @@ def add_lead(session: Session, catalog: bpf.Catalog, data: LeadCreate, actor: Ac
 def update_lead(
     db: Database,
     catalog: bpf.Catalog,
+    scope: access.Scope,
     lead_id: int,
     if_match: str | None,
     data: LeadUpdate,
     actor: Actor,
 ) -> Lead:
     with db.write() as session:
-        lead = locked(session, Lead, lead_id, if_match, "lead")
+        lead = locked(session, Lead, lead_id, "*", "lead")
+        access.require(session.connection(), scope, lead_id)
+        check_if_match(if_match, lead.version, "lead")
         changes = _changes(catalog, lead, data)
         if not changes:
             return lead
@@ -272,6 +282,7 @@ WRITE_MOVE = (
 def move_lead(
     db: Database,
     catalog: bpf.Catalog,
+    scope: access.Scope,
     lead_id: int,
     if_match: str | None,
     request: MoveRequest,
@@ -280,7 +291,9 @@ def move_lead(
     """Move the lead as asked: one row read under lock, one update, one history row."""
     kind = _move_kind(request)
     with db.write_connection() as connection:
-        lead = locked_row(connection, lead_id, if_match)
+        lead = locked_row(connection, lead_id, "*")
+        access.require(connection, scope, lead_id)
+        check_if_match(if_match, lead.values["version"], "lead")
         if kind == "process":
             assert request.process is not None
             move = catalog.change_process(lead, request.process, request.to)
@@ -411,10 +424,8 @@ def _changes(catalog: bpf.Catalog, lead: Lead, data: LeadUpdate) -> dict[str, An
                 errors += problem.errors or []
         elif name == "topic" and value is None:
             errors.append({"field": "topic", "reason": "a lead always has a topic"})
-        elif name in ("status", "status_reason") and value is None:
+        elif name == "status_reason" and value is None:
             errors.append({"field": name, "reason": "cannot be cleared"})
-        elif name == "status" and value != lead.status:
-            errors.append({"field": "status", "reason": DISPOSITION_ROUTES})
         elif name == "status_reason" and lead.status != LeadStatus.OPEN.value:
             if value != lead.status_reason:
                 errors.append({"field": "status_reason", "reason": DISPOSITION_ROUTES})
@@ -425,13 +436,10 @@ def _changes(catalog: bpf.Catalog, lead: Lead, data: LeadUpdate) -> dict[str, An
                 wanted[name] = catalog.check_field(name, value)
             except FieldValueError as exc:
                 errors.append({"field": name, "reason": str(exc)})
-    if "status" in wanted or "status_reason" in wanted:
-        status = LeadStatus(wanted.get("status", lead.status))
+    if "status_reason" in wanted:
+        status = LeadStatus(lead.status)
         reasons = STATUS_REASONS[status]
-        if "status_reason" in wanted:
-            reason = wanted["status_reason"]
-        else:
-            reason = lead.status_reason if lead.status_reason in reasons else reasons[0]
+        reason = wanted["status_reason"]
         if reason not in reasons:
             errors.append(
                 {
@@ -440,7 +448,6 @@ def _changes(catalog: bpf.Catalog, lead: Lead, data: LeadUpdate) -> dict[str, An
                     f"one of: {', '.join(reasons)}",
                 }
             )
-        wanted["status"], wanted["status_reason"] = status.value, reason
     if errors:
         raise invalid(errors)
     return {k: v for k, v in wanted.items() if getattr(lead, k) != v}

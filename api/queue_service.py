@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, or_, select
 
 import bpf
-from api import assignment_service
+from api import access, assignment_service
 from api.assignment_service import LEADS
 from api.db import Database
 from api.paging import decode_cursor, page
@@ -139,12 +139,16 @@ def teleprospecting(catalog: bpf.Catalog) -> ColumnElement[bool]:
 
 
 def unassigned(
-    db: Database, catalog: bpf.Catalog, limit: int, cursor: str | None
+    db: Database, catalog: bpf.Catalog, scope: access.Scope, limit: int, cursor: str | None
 ) -> tuple[list[tuple[LeadRow, str]], str | None]:
     """The leads waiting for an owner, oldest first, each with why nobody takes it now."""
     query = (
         select(LEADS)
-        .where(assignment_service.waiting(catalog), LEADS.c.id > decode_cursor(cursor))
+        .where(
+            assignment_service.waiting(catalog),
+            LEADS.c.id > decode_cursor(cursor),
+            *access.clauses(scope),
+        )
         .order_by(LEADS.c.id)
         .limit(limit + 1)
     )

@@ -9,8 +9,8 @@ from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody, QueryParameter
 
+from api import access
 from api import activity_service as service
-from api import records
 from api.activity_service import ActivityFilter
 from api.auth import EVERYONE, roles
 from api.controllers.params import Cursor, IfMatch, Limit
@@ -68,22 +68,26 @@ class ActivityController(Controller):
             _aware("due_before", due_before),
             _aware("due_after", due_after),
         )
-        found, next_cursor = service.list_activities(services(request).db, where, limit, cursor)
+        db, catalog = services(request).db, services(request).catalog
+        scope = access.scope(request.user, catalog)
+        found, next_cursor = service.list_activities(db, scope, where, limit, cursor)
         return ActivityPage(items=[ActivityRead.of(a) for a in found], next_cursor=next_cursor)
 
     @get("/{activity_id:int}", opt=READERS, sync_to_thread=True, operation_id="GetActivity")
     def read(
         self, request: Request[Principal, Any, State], activity_id: FromPath[int]
     ) -> Response[ActivityRead]:
-        return _answer(records.get(services(request).db, Activity, activity_id, "activity"))
+        db, catalog = services(request).db, services(request).catalog
+        return _answer(service.get_activity(db, access.scope(request.user, catalog), activity_id))
 
     @post("/", opt=WORKERS, sync_to_thread=True, operation_id="CreateActivity")
     def create(
         self, request: Request[Principal, Any, State], data: JSONBody[ActivityCreate]
     ) -> Response[ActivityRead]:
         """Make an activity for an open lead, owned by the lead's owner unless `owner` says."""
-        db = services(request).db
-        return _answer(service.create_activity(db, data, Actor.user(request.user)), 201)
+        db, catalog = services(request).db, services(request).catalog
+        scope = access.scope(request.user, catalog)
+        return _answer(service.create_activity(db, scope, data, Actor.user(request.user)), 201)
 
     @post(
         "/{activity_id:int}/complete",
@@ -100,10 +104,9 @@ class ActivityController(Controller):
         if_match: IfMatch = None,
     ) -> Response[ActivityRead]:
         """Mark an open activity done (`If-Match` required); a canceled one gets 409."""
-        db = services(request).db
-        done = service.complete(
-            db, activity_id, if_match, data or ActivityClose(), Actor.user(request.user)
-        )
+        db, catalog = services(request).db, services(request).catalog
+        scope, actor = access.scope(request.user, catalog), Actor.user(request.user)
+        done = service.complete(db, scope, activity_id, if_match, data or ActivityClose(), actor)
         return _answer(done)
 
     @post(
@@ -121,10 +124,9 @@ class ActivityController(Controller):
         if_match: IfMatch = None,
     ) -> Response[ActivityRead]:
         """Cancel an open activity (`If-Match` required); a completed one gets 409."""
-        db = services(request).db
-        canceled = service.cancel(
-            db, activity_id, if_match, data or ActivityClose(), Actor.user(request.user)
-        )
+        db, catalog = services(request).db, services(request).catalog
+        scope, actor = access.scope(request.user, catalog), Actor.user(request.user)
+        canceled = service.cancel(db, scope, activity_id, if_match, data or ActivityClose(), actor)
         return _answer(canceled)
 
 
@@ -143,6 +145,7 @@ def lead_activities(
     cursor: Cursor = None,
 ) -> ActivityPage:
     """The lead's activities, oldest first."""
-    db = services(request).db
-    found, next_cursor = service.lead_activities(db, lead_id, status, limit, cursor)
+    db, catalog = services(request).db, services(request).catalog
+    scope = access.scope(request.user, catalog)
+    found, next_cursor = service.lead_activities(db, scope, lead_id, status, limit, cursor)
     return ActivityPage(items=[ActivityRead.of(a) for a in found], next_cursor=next_cursor)

@@ -7,9 +7,10 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.params import HeaderParameter, JSONBody, QueryParameter
+from sqlalchemy import ColumnElement, or_
 from sqlmodel import Session, col
 
-from api import interaction_service, records, scoring_service
+from api import access, interaction_service, records, scoring_service
 from api.auth import EVERYONE, roles
 from api.controllers.params import Cursor, Limit
 from api.idempotency import run_once
@@ -82,13 +83,18 @@ class InteractionController(Controller):
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> InteractionPage:
-        db = services(request).db
-        where = []
+        db, catalog = services(request).db, services(request).catalog
+        where: list[ColumnElement[bool]] = []
         if contact_id is not None:
             where.append(col(Interaction.contact_id) == contact_id)
         if lead_id is not None:
             where.append(col(Interaction.lead_id) == lead_id)
         if kind is not None:
             where.append(col(Interaction.kind) == kind)
+        scope = access.scope(request.user, catalog)
+        if scope is not None:
+            # Interactions of a contact alone stay visible; those credited to a lead follow it.
+            lead = col(Interaction.lead_id)
+            where.append(or_(lead.is_(None), *access.belongs(lead, scope)))
         rows, next_cursor = records.listing(db, Interaction, where, limit, cursor)
         return InteractionPage(items=[InteractionRead.of(i) for i in rows], next_cursor=next_cursor)

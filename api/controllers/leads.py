@@ -9,13 +9,14 @@ from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 import bpf
+from api import access
 from api import lead_service as service
-from api import records
 from api.auth import EVERYONE, roles
 from api.controllers.params import Cursor, IfMatch, Limit
 from api.keys import Principal, Role
 from api.lead_service import LeadFilter
 from api.moves import Actor
+from api.problems import field_error
 from api.schemas.audit import AuditEntryRead, AuditPage
 from api.schemas.leads import (
     HistoryPage,
@@ -30,6 +31,10 @@ from api.services import services
 from api.versioning import etag
 from leads.models import Lead, LeadRow, LeadStatus
 
+OWNER_BY_HAND = (
+    "only an admin sets a lead's owner by hand; leads go to sellers through the assignment "
+    "rules (/api/assignment-rules) and the unassigned queue"
+)
 EDITORS = roles(Role.MARKETER, Role.TELEPROSPECTOR, Role.SALESPERSON, Role.SERVICE)
 
 
@@ -70,7 +75,8 @@ class LeadController(Controller):
         """List leads in id order, filtered, a page at a time."""
         db, catalog = services(request).db, services(request).catalog
         where = LeadFilter(process, stage, status, owner, sales_ready)
-        leads, next_cursor = service.list_leads(db, where, limit, cursor)
+        scope = access.scope(request.user, catalog)
+        leads, next_cursor = service.list_leads(db, scope, where, limit, cursor)
         items = [LeadRead.of(x, catalog.processes[x.process].missing_steps(x)) for x in leads]
         return LeadPage(items=items, next_cursor=next_cursor)
 
@@ -81,7 +87,7 @@ class LeadController(Controller):
         lead_id: FromPath[int],
     ) -> Response[LeadRead]:
         db, catalog = services(request).db, services(request).catalog
-        return _answer(catalog, records.get(db, Lead, lead_id, "lead"))
+        return _answer(catalog, service.get_lead(db, access.scope(request.user, catalog), lead_id))
 
     @patch("/{lead_id:int}", opt=EDITORS, sync_to_thread=True, operation_id="UpdateLead")
     def update(
@@ -94,7 +100,11 @@ class LeadController(Controller):
         """Change fields. A boolean step field that becomes true fires the automations
         waiting for it (marking a lead sales ready hands it to sales)."""
         db, catalog = services(request).db, services(request).catalog
-        lead = service.update_lead(db, catalog, lead_id, if_match, data, Actor.user(request.user))
+        if "owner" in data.model_fields_set and request.user.role is not Role.ADMIN:
+            raise field_error("owner", OWNER_BY_HAND)
+        scope = access.scope(request.user, catalog)
+        actor = Actor.user(request.user)
+        lead = service.update_lead(db, catalog, scope, lead_id, if_match, data, actor)
         return _answer(catalog, lead)
 
     @post(
@@ -115,7 +125,9 @@ class LeadController(Controller):
         (`{"to": ..., "reason": ...}`) or to another process. A move not allowed from the
         lead's stage gets 409 with the moves that are."""
         db, catalog = services(request).db, services(request).catalog
-        lead = service.move_lead(db, catalog, lead_id, if_match, data, Actor.user(request.user))
+        scope = access.scope(request.user, catalog)
+        actor = Actor.user(request.user)
+        lead = service.move_lead(db, catalog, scope, lead_id, if_match, data, actor)
         return _answer(catalog, lead)
 
     @get(
@@ -132,8 +144,9 @@ class LeadController(Controller):
         cursor: Cursor = None,
     ) -> HistoryPage:
         """Every move of the lead, oldest first."""
-        db = services(request).db
-        changes, next_cursor = service.lead_history(db, lead_id, limit, cursor)
+        db, catalog = services(request).db, services(request).catalog
+        scope = access.scope(request.user, catalog)
+        changes, next_cursor = service.lead_history(db, scope, lead_id, limit, cursor)
         return HistoryPage(items=[StageChangeRead.of(c) for c in changes], next_cursor=next_cursor)
 
     @get(
@@ -150,6 +163,7 @@ class LeadController(Controller):
         cursor: Cursor = None,
     ) -> AuditPage:
         """Every change to the lead's fields, newest first: who, when, old and new value."""
-        db = services(request).db
-        entries, next_cursor = service.lead_audit(db, lead_id, limit, cursor)
+        db, catalog = services(request).db, services(request).catalog
+        scope = access.scope(request.user, catalog)
+        entries, next_cursor = service.lead_audit(db, scope, lead_id, limit, cursor)
         return AuditPage(items=[AuditEntryRead.of(e) for e in entries], next_cursor=next_cursor)

@@ -12,13 +12,14 @@ from sqlalchemy import ColumnElement
 from sqlmodel import col
 
 import bpf
+from api import access, records
 from api import disposition_service as service
-from api import records
 from api.auth import EVERYONE, roles
 from api.controllers.params import Cursor, IfMatch, Limit
 from api.disposition_service import Outcome
 from api.keys import Principal, Role
 from api.moves import Actor
+from api.problems import not_found
 from api.schemas.activities import ActivityRead
 from api.schemas.leads import LeadRead
 from api.schemas.opportunities import (
@@ -71,7 +72,9 @@ class DispositionController(Controller):
         """Qualify an open lead: an opportunity is made with its contact, account and owner, the
         lead becomes qualified, and its open activities are canceled ("lead closed")."""
         db, catalog = services(request).db, services(request).catalog
-        outcome = service.qualify(db, catalog, lead_id, if_match, data, Actor.user(request.user))
+        scope = access.scope(request.user, catalog)
+        actor = Actor.user(request.user)
+        outcome = service.qualify(db, catalog, scope, lead_id, if_match, data, actor)
         return _answer(catalog, outcome, 201)
 
     @post(
@@ -90,8 +93,9 @@ class DispositionController(Controller):
     ) -> Response[DispositionResult]:
         """Disqualify an open lead with a reason; its open activities are canceled."""
         db, catalog = services(request).db, services(request).catalog
-        actor = Actor.user(request.user)
-        return _answer(catalog, service.disqualify(db, catalog, lead_id, if_match, data, actor))
+        scope, actor = access.scope(request.user, catalog), Actor.user(request.user)
+        outcome = service.disqualify(db, catalog, scope, lead_id, if_match, data, actor)
+        return _answer(catalog, outcome)
 
     @post(
         "/{lead_id:int}/reopen",
@@ -109,8 +113,10 @@ class DispositionController(Controller):
     ) -> Response[DispositionResult]:
         """Open a disqualified lead again, in the stage it was in."""
         db, catalog = services(request).db, services(request).catalog
-        actor = Actor.user(request.user)
-        outcome = service.reopen(db, catalog, lead_id, if_match, data or ReopenRequest(), actor)
+        scope, actor = access.scope(request.user, catalog), Actor.user(request.user)
+        outcome = service.reopen(
+            db, catalog, scope, lead_id, if_match, data or ReopenRequest(), actor
+        )
         return _answer(catalog, outcome)
 
     @get(
@@ -127,7 +133,9 @@ class DispositionController(Controller):
         cursor: Cursor = None,
     ) -> DispositionPage:
         """Who qualified, disqualified or reopened the lead, when and why; oldest first."""
-        found, next_cursor = service.dispositions(services(request).db, lead_id, limit, cursor)
+        db, catalog = services(request).db, services(request).catalog
+        scope = access.scope(request.user, catalog)
+        found, next_cursor = service.dispositions(db, scope, lead_id, limit, cursor)
         return DispositionPage(
             items=[DispositionRead.of(d) for d in found], next_cursor=next_cursor
         )
@@ -160,7 +168,8 @@ class OpportunityController(Controller):
         ):
             if value is not None:
                 where.append(col(column) == value)
-        db = services(request).db
+        db, catalog = services(request).db, services(request).catalog
+        where += access.belongs(col(Opportunity.lead_id), access.scope(request.user, catalog))
         found, next_cursor = records.listing(db, Opportunity, where, limit, cursor)
         return OpportunityPage(
             items=[OpportunityRead.of(o) for o in found], next_cursor=next_cursor
@@ -170,8 +179,12 @@ class OpportunityController(Controller):
     def read(
         self, request: Request[Principal, Any, State], opportunity_id: FromPath[int]
     ) -> Response[OpportunityRead]:
-        db = services(request).db
+        db, catalog = services(request).db, services(request).catalog
         opportunity = records.get(db, Opportunity, opportunity_id, "opportunity")
+        with db.read() as session:
+            scope = access.scope(request.user, catalog)
+            if not access.sees(session.connection(), scope, opportunity.lead_id):
+                raise not_found("opportunity", opportunity_id)
         return Response(
             OpportunityRead.of(opportunity), headers={"ETag": etag(opportunity.version)}
         )

@@ -10,7 +10,15 @@ from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody
 from sqlmodel import col, select
 
-from api import explanations, insights, model_service, records, scoring_service
+from api import (
+    access,
+    explanations,
+    insights,
+    lead_service,
+    model_service,
+    records,
+    scoring_service,
+)
 from api.auth import EVERYONE, roles
 from api.controllers.params import IfMatch
 from api.keys import Principal, Role
@@ -307,7 +315,8 @@ def lead_scores(
 ) -> list[ModelScoreRead]:
     """Per model: the score, the grade, and every rule that contributed, with its points, the
     interactions behind them and when those points expire."""
-    db = services(request).db
+    db, catalog = services(request).db, services(request).catalog
+    lead_service.get_lead(db, access.scope(request.user, catalog), lead_id)
     return explanations.lead_scores(db, lead_id)
 
 

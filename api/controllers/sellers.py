@@ -9,11 +9,11 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody, QueryParameter
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, and_
 from sqlmodel import col
 
 import bpf
-from api import queue_service, records, seller_service
+from api import access, lead_service, queue_service, records, seller_service
 from api.auth import EVERYONE, roles
 from api.controllers.params import Cursor, IfMatch, Limit
 from api.keys import Principal, Role
@@ -40,7 +40,7 @@ from api.schemas.sellers import (
 )
 from api.services import services
 from api.versioning import etag
-from leads.models import Lead, LeadRow
+from leads.models import LeadRow
 from leads.sellers import AssignmentRule, LeadAssignment, Seller
 
 ADMINS = roles()
@@ -207,7 +207,7 @@ def _queue(
     db, catalog = services(request).db, services(request).catalog
     found, next_cursor = queue_service.queue(
         db,
-        which(catalog),
+        and_(which(catalog), *access.clauses(access.scope(request.user, catalog))),
         owner=_mine(request.user, mine),
         sort=sort,
         model_id=model,
@@ -256,7 +256,8 @@ class QueueController(Controller):
     ) -> WaitingPage:
         """Leads waiting for an owner, oldest first, with why nobody takes them now."""
         db, catalog = services(request).db, services(request).catalog
-        found, next_cursor = queue_service.unassigned(db, catalog, limit, cursor)
+        scope = access.scope(request.user, catalog)
+        found, next_cursor = queue_service.unassigned(db, catalog, scope, limit, cursor)
         return WaitingPage(
             items=[
                 WaitingItem(
@@ -308,8 +309,8 @@ def lead_assignments(
     cursor: Cursor = None,
 ) -> AssignmentPage:
     """Who the lead went to, oldest first: by which rule and strategy, why, and who set it."""
-    db = services(request).db
-    records.get(db, Lead, lead_id, "lead")
+    db, catalog = services(request).db, services(request).catalog
+    lead_service.get_lead(db, access.scope(request.user, catalog), lead_id)
     where = [col(LeadAssignment.lead_id) == lead_id]
     rows, next_cursor = records.listing(db, LeadAssignment, where, limit, cursor)
     return AssignmentPage(items=[AssignmentRead.of(r) for r in rows], next_cursor=next_cursor)

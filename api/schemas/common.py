@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
+from pydantic_core import PydanticCustomError
 
 Text100 = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 Text200 = Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -31,6 +39,26 @@ class Input(BaseModel):
     """A request body: unknown fields are refused, never ignored."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+def read_only(where: str) -> Any:
+    """A field a request body may not set: naming it is refused with `where` it changes (the
+    schema marks it read-only). Absent, it is None and not among the fields set."""
+
+    def refuse(value: object) -> None:
+        raise PydanticCustomError("read_only", where)
+
+    return Annotated[
+        Any,
+        BeforeValidator(refuse),
+        Field(description=f"Read-only: {where}.", json_schema_extra={"readOnly": True}),
+    ]
+
+
+SET_BY_SERVICE = read_only("set by the service; it cannot be changed")
+VERSION = read_only(
+    "cannot be set; send the ETag you read as If-Match, the version rises with each change"
+)
 
 
 class ProblemBody(BaseModel):

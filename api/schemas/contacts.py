@@ -7,7 +7,17 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
-from api.schemas.common import Attributes, Email, Input, PositiveId, Text100, Text200
+from api.schemas.common import (
+    SET_BY_SERVICE,
+    VERSION,
+    Attributes,
+    Email,
+    Input,
+    PositiveId,
+    Text100,
+    Text200,
+    read_only,
+)
 from leads.models import Account, ConsentChange, ConsentLevel, Contact
 
 Phone = Annotated[str, Field(min_length=1, max_length=50)]
@@ -34,6 +44,9 @@ class ContactCreate(ContactFields):
     )
 
 
+CONSENT = read_only("changes through POST /api/contacts/{id}/consent, which records it")
+
+
 class ContactUpdate(ContactFields):
     """Fields to change; absent fields stay, null clears. Consent changes go through
     POST /api/contacts/{id}/consent, so they are recorded."""
@@ -41,6 +54,12 @@ class ContactUpdate(ContactFields):
     attributes: Attributes | None = Field(
         default=None, description="Merged into the contact's attributes; null removes a key."
     )
+    # Changed elsewhere, never by this request: naming one is refused and nothing is applied.
+    consent_level: CONSENT = None
+    id: SET_BY_SERVICE = None
+    version: VERSION = None
+    created_at: SET_BY_SERVICE = None
+    updated_at: SET_BY_SERVICE = None
 
 
 class ConsentGiven(Input):
@@ -109,6 +128,11 @@ class AccountCreate(AccountFields):
 class AccountUpdate(AccountFields):
     name: Text200 | None = None
     attributes: Attributes | None = None
+    # Set by the service: naming one is refused and nothing is applied.
+    id: SET_BY_SERVICE = None
+    version: VERSION = None
+    created_at: SET_BY_SERVICE = None
+    updated_at: SET_BY_SERVICE = None
 
 
 class AccountRead(BaseModel):

@@ -7,7 +7,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from api.schemas.common import Attributes, Email, Input, PositiveId, Reason, Text200
+from api.schemas.common import (
+    SET_BY_SERVICE,
+    VERSION,
+    Attributes,
+    Email,
+    Input,
+    PositiveId,
+    Reason,
+    Text200,
+    read_only,
+)
 from leads.models import ContextKind, Lead, LeadRow, LeadStatus, StageChange
 
 
@@ -32,6 +42,15 @@ class LeadCreate(Input):
     )
 
 
+STAGE = read_only("changes through POST /api/leads/{id}/stage")
+PROCESS = read_only('changes through POST /api/leads/{id}/stage with {"process": ...}')
+STATUS = read_only(
+    "changes through POST /api/leads/{id}/qualify, /disqualify or /reopen, which keep who "
+    "did it and why"
+)
+SCORE = read_only("computed by the scoring models; see GET /api/leads/{id}/scores")
+
+
 class LeadUpdate(Input):
     """Fields to change; absent fields stay as they are, null clears a field."""
 
@@ -40,13 +59,23 @@ class LeadUpdate(Input):
     marketing_context: MarketingContext | None = None
     parent_contact_id: PositiveId | None = None
     parent_account_id: PositiveId | None = None
-    owner: Text200 | None = None
+    owner: Text200 | None = Field(default=None, description="Admins only.")
     sales_ready: bool | None = None
-    status: LeadStatus | None = None
     status_reason: Text200 | None = None
     attributes: Attributes | None = Field(
         default=None, description="Merged into the lead's attributes; a null value removes a key."
     )
+    # Changed elsewhere, never by this request: naming one is refused and nothing is applied.
+    stage: STAGE = None
+    process: PROCESS = None
+    stage_entered_at: STAGE = None
+    status: STATUS = None
+    score: SCORE = None
+    id: SET_BY_SERVICE = None
+    version: VERSION = None
+    missing_steps: SET_BY_SERVICE = None
+    created_at: SET_BY_SERVICE = None
+    updated_at: SET_BY_SERVICE = None
 
 
 class MoveRequest(Input):

@@ -92,7 +92,7 @@ def test_one_open_lead_per_marketing_context(marketer: TestClient, auth: KeyMake
     closed = marketer.post(
         f"/api/leads/{lead['id']}/disqualify",
         json={"reason": "lost"},
-        headers={"If-Match": f'"{lead["version"]}"', **auth(Role.TELEPROSPECTOR)},
+        headers={"If-Match": f'"{lead["version"]}"', **auth(Role.ADMIN)},
     )
     assert closed.status_code == 200, closed.text
     after = submit(marketer, ANA).json()

@@ -34,7 +34,7 @@ def race(clients: list[httpx.Client], lead_id: int, version: int, target: str) -
 
 
 def test_one_of_eight_concurrent_moves_wins(service: Service, auth: KeyMaker) -> None:
-    headers = auth(Role.TELEPROSPECTOR)
+    headers = auth(Role.ADMIN)
     with (
         serving(create_app(service)) as base,
         httpx.Client(base_url=base, headers=headers) as setup,

@@ -76,7 +76,7 @@ def test_qualifying_makes_an_opportunity_and_closes_the_lead(client: Client) -> 
     assert (review["status"], review["outcome"], review["canceled_by"]) == (
         "canceled",
         "lead closed",
-        "teleprospector tester",
+        "admin tester",
     )
 
     [history] = client.get(f"/api/leads/{lead['id']}/dispositions").json()["items"]
@@ -87,7 +87,7 @@ def test_qualifying_makes_an_opportunity_and_closes_the_lead(client: Client) -> 
         "actor": "user",
     }
     assert (history["actor_name"], history["opportunity_id"]) == (
-        "teleprospector tester",
+        "admin tester",
         opportunity["id"],
     )
 
@@ -218,7 +218,7 @@ def test_a_disqualified_lead_can_be_reopened_and_worked_again(client: Client) ->
         ("disqualified", "open", "new", "Called back, interested again"),
         ("open", "qualified", "qualified", None),
     ]
-    assert all(h["actor_name"] == "teleprospector tester" for h in history)
+    assert all(h["actor_name"] == "admin tester" for h in history)
     assert client.get("/api/leads/999/dispositions").status_code == 404
 
 
@@ -235,16 +235,22 @@ def test_salespeople_and_teleprospectors_close_leads_and_marketers_read(
         assert act(app_client, lead, action, body).status_code == 403
     assert app_client.get(f"/api/leads/{lead['id']}/dispositions").status_code == 200
     assert app_client.get("/api/opportunities").status_code == 200
-    app_client.headers.update(auth(Role.SALESPERSON))
-    done = act(app_client, lead, "qualify", {"estimated_value": 1, "currency": "EUR"})
+    app_client.headers.update(auth(Role.TELEPROSPECTOR))
+    moved = app_client.post(
+        f"/api/leads/{lead['id']}/stage",
+        json={"to": "teleprospecting_qualification", "reason": "call them"},
+        headers={**auth(Role.ADMIN), "If-Match": f'"{lead["version"]}"'},
+    )
+    assert moved.status_code == 200, moved.text
+    done = act(app_client, moved.json(), "qualify", {"estimated_value": 1, "currency": "EUR"})
     assert done.status_code == 201
-    assert done.json()["disposition"]["actor_name"] == "salesperson tester"
+    assert done.json()["disposition"]["actor_name"] == "teleprospector tester"
 
 
 def test_erasing_the_person_removes_activities_and_unlinks_opportunities(
     app_client: Client, auth: KeyMaker, service: Service
 ) -> None:
-    app_client.headers.update(auth(Role.SALESPERSON))
+    app_client.headers.update(auth(Role.ADMIN))
     ana = app_client.post("/api/contacts", json={"email": "ana@example.com"}).json()
     topic = "Ana Lima wants a quote"
     lead = create(app_client, topic=topic, parent_contact_id=ana["id"], sales_ready=True)

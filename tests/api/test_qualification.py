@@ -250,7 +250,8 @@ def test_a_published_qualification_is_read_only_until_stopped(marketer: TestClie
     assert marketer.get("/api/qualifications/999").status_code == 404
 
 
-def test_only_marketers_change_qualifications(client: TestClient) -> None:  # type: ignore[type-arg]
+def test_only_marketers_change_qualifications(client: TestClient, auth: KeyMaker) -> None:  # type: ignore[type-arg]
+    client.headers.update(auth(Role.TELEPROSPECTOR))
     assert create(client, {"model": "engagement", "score_at_least": 1}).status_code == 403
     assert client.get("/api/qualifications").status_code == 200
 
@@ -285,7 +286,7 @@ def test_only_open_leads_are_qualified(
     for status in ("open", "qualified", "disqualified"):
         person, made = person_lead(marketer, status)
         if status != "open":
-            close(marketer, made["id"], status, auth(Role.SALESPERSON))
+            close(marketer, made["id"], status, auth(Role.ADMIN))
         opens(marketer, person, 3)
         leads[status] = read(marketer, made["id"])
     published(

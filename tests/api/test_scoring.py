@@ -117,7 +117,10 @@ def test_no_configuration_means_every_switch_on_and_the_newest_wins(
     assert effective["name"] == "second"
     assert effective["automatic_sales_ready"] is True
     assert effective["automatic_lead_score_cleanup"] is False
-    assert client.post("/api/scoring-configurations", json={"name": "x"}).status_code == 403
+    refused = client.post(
+        "/api/scoring-configurations", json={"name": "x"}, headers=auth(Role.TELEPROSPECTOR)
+    )
+    assert refused.status_code == 403
 
 
 # -- lifecycle ------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ def test_sqlite_locked_or_busy_answers_503_then_recovers(
 ) -> None:
     if not service.db.is_sqlite:
         pytest.skip("SQLite's write lock")
-    headers = auth(Role.TELEPROSPECTOR)
+    headers = auth(Role.MARKETER)
     assert app_client.post("/api/leads", json={"topic": "a"}, headers=headers).status_code == 201
 
     # Another process holds SQLite's write lock longer than a request waits.
