@@ -7,13 +7,13 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 
 from api import activity_service as service
 from api import records
 from api.activity_service import ActivityFilter
 from api.auth import EVERYONE, roles
-from api.controllers.params import Cursor, IfMatch, Limit
+from api.controllers.params import Cursor, IfMatch, Limit, QueryId, RecordId
 from api.keys import Principal, Role
 from api.moves import Actor
 from api.problems import field_error
@@ -49,7 +49,7 @@ class ActivityController(Controller):
     def list(
         self,
         request: Request[Principal, Any, State],
-        lead_id: Annotated[int | None, QueryParameter(ge=1)] = None,
+        lead_id: QueryId = None,
         owner: Annotated[str | None, QueryParameter(max_length=200)] = None,
         status: Annotated[ActivityStatus | None, QueryParameter()] = None,
         kind: Annotated[ActivityKind | None, QueryParameter()] = None,
@@ -73,7 +73,7 @@ class ActivityController(Controller):
 
     @get("/{activity_id:int}", opt=READERS, sync_to_thread=True, operation_id="GetActivity")
     def read(
-        self, request: Request[Principal, Any, State], activity_id: FromPath[int]
+        self, request: Request[Principal, Any, State], activity_id: RecordId
     ) -> Response[ActivityRead]:
         return _answer(records.get(services(request).db, Activity, activity_id, "activity"))
 
@@ -95,7 +95,7 @@ class ActivityController(Controller):
     def complete(
         self,
         request: Request[Principal, Any, State],
-        activity_id: FromPath[int],
+        activity_id: RecordId,
         data: JSONBody[ActivityClose | None] = None,
         if_match: IfMatch = None,
     ) -> Response[ActivityRead]:
@@ -116,7 +116,7 @@ class ActivityController(Controller):
     def cancel(
         self,
         request: Request[Principal, Any, State],
-        activity_id: FromPath[int],
+        activity_id: RecordId,
         data: JSONBody[ActivityClose | None] = None,
         if_match: IfMatch = None,
     ) -> Response[ActivityRead]:
@@ -137,7 +137,7 @@ class ActivityController(Controller):
 )
 def lead_activities(
     request: Request[Principal, Any, State],
-    lead_id: FromPath[int],
+    lead_id: RecordId,
     status: Annotated[ActivityStatus | None, QueryParameter()] = None,
     limit: Limit = 50,
     cursor: Cursor = None,

@@ -6,14 +6,14 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import State
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 from pydantic import TypeAdapter, ValidationError
 from sqlmodel import col
 
 from api import contact_service as service
 from api import privacy, records
 from api.auth import EVERYONE, roles
-from api.controllers.params import Cursor, IfMatch, Limit
+from api.controllers.params import Cursor, IfMatch, Limit, QueryId, RecordId
 from api.keys import Principal, Role
 from api.problems import field_error
 from api.schemas.common import Email
@@ -80,7 +80,7 @@ class ContactController(Controller):
         self,
         request: Request[Principal, Any, State],
         email: Annotated[str | None, QueryParameter(max_length=320)] = None,
-        account_id: Annotated[int | None, QueryParameter(ge=1)] = None,
+        account_id: QueryId = None,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> ContactPage:
@@ -96,7 +96,7 @@ class ContactController(Controller):
 
     @get("/{contact_id:int}", opt=READERS, sync_to_thread=True, operation_id="GetContact")
     def read(
-        self, request: Request[Principal, Any, State], contact_id: FromPath[int]
+        self, request: Request[Principal, Any, State], contact_id: RecordId
     ) -> Response[ContactRead]:
         db = services(request).db
         return _contact(records.get(db, Contact, contact_id, "contact"))
@@ -105,7 +105,7 @@ class ContactController(Controller):
     def update(
         self,
         request: Request[Principal, Any, State],
-        contact_id: FromPath[int],
+        contact_id: RecordId,
         data: JSONBody[ContactUpdate],
         if_match: IfMatch = None,
     ) -> Response[ContactRead]:
@@ -121,7 +121,7 @@ class ContactController(Controller):
     def remove(
         self,
         request: Request[Principal, Any, State],
-        contact_id: FromPath[int],
+        contact_id: RecordId,
         if_match: IfMatch = None,
     ) -> None:
         """Delete the contact record; its leads and interactions stay, without it. To remove
@@ -139,7 +139,7 @@ class ContactController(Controller):
     def consent(
         self,
         request: Request[Principal, Any, State],
-        contact_id: FromPath[int],
+        contact_id: RecordId,
         data: JSONBody[ConsentGiven],
     ) -> Response[ContactRead]:
         """Record consent given or withdrawn (level `none`), with its source."""
@@ -155,7 +155,7 @@ class ContactController(Controller):
     def consent_history(
         self,
         request: Request[Principal, Any, State],
-        contact_id: FromPath[int],
+        contact_id: RecordId,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> ConsentPage:
@@ -174,7 +174,7 @@ class ContactController(Controller):
     def erase(
         self,
         request: Request[Principal, Any, State],
-        contact_id: FromPath[int],
+        contact_id: RecordId,
     ) -> ErasureRead:
         """Erase a person: the contact, their leads, interactions, consent records and stage
         history, in one transaction. A keyed hash of the email stops imports and forms from
@@ -215,7 +215,7 @@ class AccountController(Controller):
 
     @get("/{account_id:int}", opt=READERS, sync_to_thread=True, operation_id="GetAccount")
     def read(
-        self, request: Request[Principal, Any, State], account_id: FromPath[int]
+        self, request: Request[Principal, Any, State], account_id: RecordId
     ) -> Response[AccountRead]:
         db = services(request).db
         return _account(records.get(db, Account, account_id, "account"))
@@ -224,7 +224,7 @@ class AccountController(Controller):
     def update(
         self,
         request: Request[Principal, Any, State],
-        account_id: FromPath[int],
+        account_id: RecordId,
         data: JSONBody[AccountUpdate],
         if_match: IfMatch = None,
     ) -> Response[AccountRead]:
@@ -240,7 +240,7 @@ class AccountController(Controller):
     def remove(
         self,
         request: Request[Principal, Any, State],
-        account_id: FromPath[int],
+        account_id: RecordId,
         if_match: IfMatch = None,
     ) -> None:
         """Delete the account; its contacts and leads stay, without it."""
