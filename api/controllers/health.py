@@ -27,7 +27,11 @@ def health() -> dict[str, str]:
     sync_to_thread=True,
     operation_id="Ready",
     tags=["service"],
-    responses={503: ResponseSpec(dict[str, str], description="The database does not answer.")},
+    responses={
+        503: ResponseSpec(
+            dict[str, str], description="The database does not answer.", generate_examples=False
+        )
+    },
 )
 def ready(
     request: Request[Principal, Any, State],
