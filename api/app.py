@@ -13,7 +13,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 import bpf
-from api import VERSION, keys, lead_service, migrate
+from api import VERSION, http_options, keys, lead_service, migrate, openapi
 from api.auth import KeyAuthentication, KeyCache
 from api.controllers.activities import ActivityController, lead_activities
 from api.controllers.capture import (
@@ -114,7 +114,7 @@ def create_app(service: Service) -> Litestar:
         sender = Sender(service.db, service.settings)
         starting.append(sender.start)
         stopping.append(sender.stop)
-    return Litestar(
+    app = Litestar(
         on_startup=starting,
         on_shutdown=stopping,
         route_handlers=[
@@ -156,6 +156,7 @@ def create_app(service: Service) -> Litestar:
             ),
             DefineMiddleware(KeyAuthentication, exclude=["^/health$", "^/ready$", "^/schema"]),
         ],
+        before_request=http_options.allow,
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=service.settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
@@ -171,6 +172,9 @@ def create_app(service: Service) -> Litestar:
             ),
             security=[{"apiKey": []}],
         ),
+        plugins=[openapi.StrictModels()],
         logging_config=None,
         debug=False,
     )
+    openapi.complete(app)
+    return app

@@ -7,13 +7,13 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 
 from api import access
 from api import activity_service as service
 from api.activity_service import ActivityFilter
 from api.auth import EVERYONE, roles
-from api.controllers.params import Cursor, IfMatch, Limit
+from api.controllers.params import Cursor, IfMatch, Limit, QueryId, RecordId
 from api.keys import Principal, Role
 from api.moves import Actor
 from api.problems import field_error
@@ -49,7 +49,7 @@ class ActivityController(Controller):
     def list(
         self,
         request: Request[Principal, Any, State],
-        lead_id: Annotated[int | None, QueryParameter(ge=1)] = None,
+        lead_id: QueryId = None,
         owner: Annotated[str | None, QueryParameter(max_length=200)] = None,
         status: Annotated[ActivityStatus | None, QueryParameter()] = None,
         kind: Annotated[ActivityKind | None, QueryParameter()] = None,
@@ -75,7 +75,7 @@ class ActivityController(Controller):
 
     @get("/{activity_id:int}", opt=READERS, sync_to_thread=True, operation_id="GetActivity")
     def read(
-        self, request: Request[Principal, Any, State], activity_id: FromPath[int]
+        self, request: Request[Principal, Any, State], activity_id: RecordId
     ) -> Response[ActivityRead]:
         db, catalog = services(request).db, services(request).catalog
         return _answer(service.get_activity(db, access.scope(request.user, catalog), activity_id))
@@ -99,7 +99,7 @@ class ActivityController(Controller):
     def complete(
         self,
         request: Request[Principal, Any, State],
-        activity_id: FromPath[int],
+        activity_id: RecordId,
         data: JSONBody[ActivityClose | None] = None,
         if_match: IfMatch = None,
     ) -> Response[ActivityRead]:
@@ -119,7 +119,7 @@ class ActivityController(Controller):
     def cancel(
         self,
         request: Request[Principal, Any, State],
-        activity_id: FromPath[int],
+        activity_id: RecordId,
         data: JSONBody[ActivityClose | None] = None,
         if_match: IfMatch = None,
     ) -> Response[ActivityRead]:
@@ -139,7 +139,7 @@ class ActivityController(Controller):
 )
 def lead_activities(
     request: Request[Principal, Any, State],
-    lead_id: FromPath[int],
+    lead_id: RecordId,
     status: Annotated[ActivityStatus | None, QueryParameter()] = None,
     limit: Limit = 50,
     cursor: Cursor = None,

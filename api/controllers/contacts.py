@@ -6,14 +6,14 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import State
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 from pydantic import TypeAdapter, ValidationError
 from sqlmodel import col
 
 from api import contact_service as service
 from api import privacy, records
 from api.auth import EVERYONE, roles
-from api.controllers.params import Cursor, IfMatch, Limit
+from api.controllers.params import Cursor, IfMatch, Limit, QueryId, RecordId
 from api.keys import Principal, Role
 from api.moves import Actor
 from api.problems import field_error
@@ -92,7 +92,7 @@ class ContactController(Controller):
         self,
         request: Request[Principal, Any, State],
         email: Annotated[str | None, QueryParameter(max_length=320)] = None,
-        account_id: Annotated[int | None, QueryParameter(ge=1)] = None,
+        account_id: QueryId = None,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> ContactPage:
@@ -108,7 +108,7 @@ class ContactController(Controller):
 
     @get("/{contact_id:int}", opt=READERS, sync_to_thread=True, operation_id="GetContact")
     def read(
-        self, request: Request[Principal, Any, State], contact_id: FromPath[int]
+        self, request: Request[Principal, Any, State], contact_id: RecordId
     ) -> Response[ContactRead]:
         db = services(request).db
         return _contact(records.get(db, Contact, contact_id, "contact"))
@@ -117,7 +117,7 @@ class ContactController(Controller):
     def update(
         self,
         request: Request[Principal, Any, State],
-        contact_id: FromPath[int],
+        contact_id: RecordId,
         data: JSONBody[ContactUpdate],
         if_match: IfMatch = None,
     ) -> Response[ContactRead]:
@@ -135,7 +135,7 @@ class ContactController(Controller):
     def remove(
         self,
         request: Request[Principal, Any, State],
-        contact_id: FromPath[int],
+        contact_id: RecordId,
         if_match: IfMatch = None,
     ) -> None:
         """Delete the contact record; its leads and interactions stay, without it. To remove
@@ -153,7 +153,7 @@ class ContactController(Controller):
     def consent(
         self,
         request: Request[Principal, Any, State],
-        contact_id: FromPath[int],
+        contact_id: RecordId,
         data: JSONBody[ConsentGiven],
     ) -> Response[ContactRead]:
         """Record consent given or withdrawn (level `none`), with its source."""
@@ -169,7 +169,7 @@ class ContactController(Controller):
     def consent_history(
         self,
         request: Request[Principal, Any, State],
-        contact_id: FromPath[int],
+        contact_id: RecordId,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> ConsentPage:
@@ -182,7 +182,7 @@ class ContactController(Controller):
     def audit(
         self,
         request: Request[Principal, Any, State],
-        contact_id: FromPath[int],
+        contact_id: RecordId,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> AuditPage:
@@ -200,7 +200,7 @@ class ContactController(Controller):
     def erase(
         self,
         request: Request[Principal, Any, State],
-        contact_id: FromPath[int],
+        contact_id: RecordId,
     ) -> ErasureRead:
         """Erase a person: the contact, their leads, interactions, consent records and stage
         history, in one transaction. A keyed hash of the email stops imports and forms from
@@ -241,7 +241,7 @@ class AccountController(Controller):
 
     @get("/{account_id:int}", opt=READERS, sync_to_thread=True, operation_id="GetAccount")
     def read(
-        self, request: Request[Principal, Any, State], account_id: FromPath[int]
+        self, request: Request[Principal, Any, State], account_id: RecordId
     ) -> Response[AccountRead]:
         db = services(request).db
         return _account(records.get(db, Account, account_id, "account"))
@@ -250,7 +250,7 @@ class AccountController(Controller):
     def update(
         self,
         request: Request[Principal, Any, State],
-        account_id: FromPath[int],
+        account_id: RecordId,
         data: JSONBody[AccountUpdate],
         if_match: IfMatch = None,
     ) -> Response[AccountRead]:
@@ -263,7 +263,7 @@ class AccountController(Controller):
     def audit(
         self,
         request: Request[Principal, Any, State],
-        account_id: FromPath[int],
+        account_id: RecordId,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> AuditPage:
@@ -280,7 +280,7 @@ class AccountController(Controller):
     def remove(
         self,
         request: Request[Principal, Any, State],
-        account_id: FromPath[int],
+        account_id: RecordId,
         if_match: IfMatch = None,
     ) -> None:
         """Delete the account; its contacts and leads stay, without it."""

@@ -6,6 +6,7 @@ from typing import Any
 
 from litestar import Request, Response, get
 from litestar.datastructures import State
+from litestar.openapi import ResponseSpec
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -21,7 +22,17 @@ def health() -> dict[str, str]:
     return {"status": "ok", "version": VERSION}
 
 
-@get("/ready", sync_to_thread=True, operation_id="Ready", tags=["service"])
+@get(
+    "/ready",
+    sync_to_thread=True,
+    operation_id="Ready",
+    tags=["service"],
+    responses={
+        503: ResponseSpec(
+            dict[str, str], description="The database does not answer.", generate_examples=False
+        )
+    },
+)
 def ready(
     request: Request[Principal, Any, State],
 ) -> Response[dict[str, str]]:

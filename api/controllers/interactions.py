@@ -12,7 +12,7 @@ from sqlmodel import Session, col
 
 from api import access, interaction_service, records, scoring_service
 from api.auth import EVERYONE, roles
-from api.controllers.params import Cursor, Limit
+from api.controllers.params import Cursor, Limit, QueryId
 from api.idempotency import run_once
 from api.keys import Principal, Role
 from api.schemas.interactions import (
@@ -77,8 +77,8 @@ class InteractionController(Controller):
     def list(
         self,
         request: Request[Principal, Any, State],
-        contact_id: Annotated[int | None, QueryParameter(ge=1)] = None,
-        lead_id: Annotated[int | None, QueryParameter(ge=1)] = None,
+        contact_id: QueryId = None,
+        lead_id: QueryId = None,
         kind: Annotated[str | None, QueryParameter(max_length=64)] = None,
         limit: Limit = 50,
         cursor: Cursor = None,

@@ -11,6 +11,7 @@ from sqlmodel import col, select
 
 from api import job_runs
 from api.auth import EVERYONE, roles
+from api.controllers.params import RecordId
 from api.job_runner import status
 from api.job_runs import JobRun
 from api.keys import Principal
@@ -73,7 +74,7 @@ class JobController(Controller):
         "/{name:str}/runs/{run_id:int}", opt=READERS, sync_to_thread=True, operation_id="GetJobRun"
     )
     def run(
-        self, request: Request[Principal, Any, State], name: FromPath[str], run_id: FromPath[int]
+        self, request: Request[Principal, Any, State], name: FromPath[str], run_id: RecordId
     ) -> JobRunRead:
         parts = services(request)
         _job(parts, name)

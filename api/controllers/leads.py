@@ -6,13 +6,13 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.datastructures import State
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 
 import bpf
 from api import access
 from api import lead_service as service
 from api.auth import EVERYONE, roles
-from api.controllers.params import Cursor, IfMatch, Limit
+from api.controllers.params import Cursor, IfMatch, Limit, RecordId
 from api.keys import Principal, Role
 from api.lead_service import LeadFilter
 from api.moves import Actor
@@ -84,7 +84,7 @@ class LeadController(Controller):
     def read(
         self,
         request: Request[Principal, Any, State],
-        lead_id: FromPath[int],
+        lead_id: RecordId,
     ) -> Response[LeadRead]:
         db, catalog = services(request).db, services(request).catalog
         return _answer(catalog, service.get_lead(db, access.scope(request.user, catalog), lead_id))
@@ -93,7 +93,7 @@ class LeadController(Controller):
     def update(
         self,
         request: Request[Principal, Any, Any],
-        lead_id: FromPath[int],
+        lead_id: RecordId,
         data: JSONBody[LeadUpdate],
         if_match: IfMatch = None,
     ) -> Response[LeadRead]:
@@ -117,7 +117,7 @@ class LeadController(Controller):
     def move(
         self,
         request: Request[Principal, Any, Any],
-        lead_id: FromPath[int],
+        lead_id: RecordId,
         data: JSONBody[MoveRequest],
         if_match: IfMatch = None,
     ) -> Response[LeadRead]:
@@ -139,7 +139,7 @@ class LeadController(Controller):
     def history(
         self,
         request: Request[Principal, Any, State],
-        lead_id: FromPath[int],
+        lead_id: RecordId,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> HistoryPage:
@@ -158,7 +158,7 @@ class LeadController(Controller):
     def audit(
         self,
         request: Request[Principal, Any, State],
-        lead_id: FromPath[int],
+        lead_id: RecordId,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> AuditPage:

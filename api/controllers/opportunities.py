@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 from sqlalchemy import ColumnElement
 from sqlmodel import col
 
@@ -15,7 +15,7 @@ import bpf
 from api import access, records
 from api import disposition_service as service
 from api.auth import EVERYONE, roles
-from api.controllers.params import Cursor, IfMatch, Limit
+from api.controllers.params import Cursor, IfMatch, Limit, QueryId, RecordId
 from api.disposition_service import Outcome
 from api.keys import Principal, Role
 from api.moves import Actor
@@ -65,7 +65,7 @@ class DispositionController(Controller):
     def qualify(
         self,
         request: Request[Principal, Any, State],
-        lead_id: FromPath[int],
+        lead_id: RecordId,
         data: JSONBody[QualifyRequest],
         if_match: IfMatch = None,
     ) -> Response[DispositionResult]:
@@ -87,7 +87,7 @@ class DispositionController(Controller):
     def disqualify(
         self,
         request: Request[Principal, Any, State],
-        lead_id: FromPath[int],
+        lead_id: RecordId,
         data: JSONBody[DisqualifyRequest],
         if_match: IfMatch = None,
     ) -> Response[DispositionResult]:
@@ -107,7 +107,7 @@ class DispositionController(Controller):
     def reopen(
         self,
         request: Request[Principal, Any, State],
-        lead_id: FromPath[int],
+        lead_id: RecordId,
         data: JSONBody[ReopenRequest | None] = None,
         if_match: IfMatch = None,
     ) -> Response[DispositionResult]:
@@ -128,7 +128,7 @@ class DispositionController(Controller):
     def dispositions(
         self,
         request: Request[Principal, Any, State],
-        lead_id: FromPath[int],
+        lead_id: RecordId,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> DispositionPage:
@@ -149,9 +149,9 @@ class OpportunityController(Controller):
     def list(
         self,
         request: Request[Principal, Any, State],
-        lead_id: Annotated[int | None, QueryParameter(ge=1)] = None,
-        account_id: Annotated[int | None, QueryParameter(ge=1)] = None,
-        contact_id: Annotated[int | None, QueryParameter(ge=1)] = None,
+        lead_id: QueryId = None,
+        account_id: QueryId = None,
+        contact_id: QueryId = None,
         owner: Annotated[str | None, QueryParameter(max_length=200)] = None,
         status: Annotated[OpportunityStatus | None, QueryParameter()] = None,
         limit: Limit = 50,
@@ -177,7 +177,7 @@ class OpportunityController(Controller):
 
     @get("/{opportunity_id:int}", opt=READERS, sync_to_thread=True, operation_id="GetOpportunity")
     def read(
-        self, request: Request[Principal, Any, State], opportunity_id: FromPath[int]
+        self, request: Request[Principal, Any, State], opportunity_id: RecordId
     ) -> Response[OpportunityRead]:
         db, catalog = services(request).db, services(request).catalog
         opportunity = records.get(db, Opportunity, opportunity_id, "opportunity")

@@ -7,11 +7,11 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.datastructures import State
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody
 
 from api import qualification_service
 from api.auth import EVERYONE, roles
-from api.controllers.params import IfMatch
+from api.controllers.params import IfMatch, RecordId
 from api.keys import Principal, Role
 from api.schemas.qualification import (
     QualificationCreate,
@@ -56,7 +56,7 @@ class QualificationController(Controller):
 
     @get("/{ident:int}", opt=READERS, sync_to_thread=True, operation_id="GetQualification")
     def read(
-        self, request: Request[Principal, Any, State], ident: FromPath[int]
+        self, request: Request[Principal, Any, State], ident: RecordId
     ) -> Response[QualificationRead]:
         """The qualification, with a warning for each test that cannot hold as the scoring
         models are now (a model stopped, say)."""
@@ -67,7 +67,7 @@ class QualificationController(Controller):
     def update(
         self,
         request: Request[Principal, Any, State],
-        ident: FromPath[int],
+        ident: RecordId,
         data: JSONBody[QualificationUpdate],
         if_match: IfMatch = None,
     ) -> Response[QualificationRead]:
@@ -86,7 +86,7 @@ class QualificationController(Controller):
     def publish(
         self,
         request: Request[Principal, Any, State],
-        ident: FromPath[int],
+        ident: RecordId,
         if_match: IfMatch = None,
     ) -> Response[dict[str, Any]]:
         """Publish: from now on every lead scored is qualified in the same transaction, and an
@@ -115,7 +115,7 @@ class QualificationController(Controller):
     def stop(
         self,
         request: Request[Principal, Any, State],
-        ident: FromPath[int],
+        ident: RecordId,
         if_match: IfMatch = None,
     ) -> Response[QualificationRead]:
         """Stop qualifying leads; those it qualified stay qualified."""

@@ -7,7 +7,7 @@ from typing import Any
 
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import State
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody
 from sqlmodel import col, select
 
 from api import (
@@ -20,7 +20,7 @@ from api import (
     scoring_service,
 )
 from api.auth import EVERYONE, roles
-from api.controllers.params import IfMatch
+from api.controllers.params import IfMatch, RecordId
 from api.keys import Principal, Role
 from api.problems import Problem
 from api.schemas.scoring import (
@@ -70,7 +70,7 @@ class ScoringModelController(Controller):
 
     @get("/{model_id:int}", opt=READERS, sync_to_thread=True, operation_id="GetScoringModel")
     def read(
-        self, request: Request[Principal, Any, State], model_id: FromPath[int]
+        self, request: Request[Principal, Any, State], model_id: RecordId
     ) -> Response[ModelRead]:
         db = services(request).db
         return _model(records.get(db, ScoringModel, model_id, "scoring model"))
@@ -84,7 +84,7 @@ class ScoringModelController(Controller):
     def update(
         self,
         request: Request[Principal, Any, State],
-        model_id: FromPath[int],
+        model_id: RecordId,
         data: JSONBody[ModelUpdate],
         if_match: IfMatch = None,
     ) -> Response[ModelRead]:
@@ -101,7 +101,7 @@ class ScoringModelController(Controller):
     def remove(
         self,
         request: Request[Principal, Any, State],
-        model_id: FromPath[int],
+        model_id: RecordId,
         if_match: IfMatch = None,
     ) -> None:
         db = services(request).db
@@ -117,7 +117,7 @@ class ScoringModelController(Controller):
     def go_live(
         self,
         request: Request[Principal, Any, State],
-        model_id: FromPath[int],
+        model_id: RecordId,
         if_match: IfMatch = None,
     ) -> Response[dict[str, Any]]:
         """Go live: from now on interactions and changes re-score leads at once, and an
@@ -147,7 +147,7 @@ class ScoringModelController(Controller):
     def stop(
         self,
         request: Request[Principal, Any, State],
-        model_id: FromPath[int],
+        model_id: RecordId,
         if_match: IfMatch = None,
     ) -> Response[ModelRead]:
         """Stop scoring; the scores go, or stay marked stale, as the cleanup switch says."""
@@ -164,7 +164,7 @@ class ScoringModelController(Controller):
     def to_draft(
         self,
         request: Request[Principal, Any, State],
-        model_id: FromPath[int],
+        model_id: RecordId,
         if_match: IfMatch = None,
     ) -> Response[ModelRead]:
         """Return a stopped model to draft, to edit it."""
@@ -177,9 +177,7 @@ class ScoringModelController(Controller):
         sync_to_thread=True,
         operation_id="ScoringModelInsights",
     )
-    def insights(
-        self, request: Request[Principal, Any, State], model_id: FromPath[int]
-    ) -> InsightsRead:
+    def insights(self, request: Request[Principal, Any, State], model_id: RecordId) -> InsightsRead:
         """Leads scored, a histogram, leads per grade, the top-10% threshold, sales ready."""
         db = services(request).db
         return insights.insights(db, model_id)
@@ -194,7 +192,7 @@ class ScoringModelController(Controller):
     def what_if(
         self,
         request: Request[Principal, Any, State],
-        model_id: FromPath[int],
+        model_id: RecordId,
         data: JSONBody[WhatIf],
     ) -> WhatIfRead:
         """Evaluate another definition, or another sales-ready score, against current data
@@ -298,7 +296,7 @@ class EvaluationController(Controller):
         return [RunRead.of(r) for r in rows]
 
     @get("/{run_id:int}", opt=READERS, sync_to_thread=True, operation_id="GetEvaluation")
-    def read(self, request: Request[Principal, Any, State], run_id: FromPath[int]) -> RunRead:
+    def read(self, request: Request[Principal, Any, State], run_id: RecordId) -> RunRead:
         db = services(request).db
         return RunRead.of(records.get(db, EvaluationRun, run_id, "evaluation"))
 
@@ -310,9 +308,7 @@ class EvaluationController(Controller):
     operation_id="LeadScores",
     tags=["scoring"],
 )
-def lead_scores(
-    request: Request[Principal, Any, State], lead_id: FromPath[int]
-) -> list[ModelScoreRead]:
+def lead_scores(request: Request[Principal, Any, State], lead_id: RecordId) -> list[ModelScoreRead]:
     """Per model: the score, the grade, and every rule that contributed, with its points, the
     interactions behind them and when those points expire."""
     db, catalog = services(request).db, services(request).catalog
@@ -328,7 +324,7 @@ def lead_scores(
     tags=["scoring"],
 )
 def account_scores(
-    request: Request[Principal, Any, State], account_id: FromPath[int]
+    request: Request[Principal, Any, State], account_id: RecordId
 ) -> list[ModelScoreRead]:
     """Per account model: the score, the grade, and why."""
     db = services(request).db

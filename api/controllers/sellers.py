@@ -8,14 +8,14 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import State
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 from sqlalchemy import ColumnElement, and_
 from sqlmodel import col
 
 import bpf
 from api import access, lead_service, queue_service, records, seller_service
 from api.auth import EVERYONE, roles
-from api.controllers.params import Cursor, IfMatch, Limit
+from api.controllers.params import Cursor, IfMatch, Limit, RecordId
 from api.keys import Principal, Role
 from api.moves import Actor
 from api.problems import field_error
@@ -88,7 +88,7 @@ class SellerController(Controller):
 
     @get("/{seller_id:int}", opt=READERS, sync_to_thread=True, operation_id="GetSeller")
     def read(
-        self, request: Request[Principal, Any, State], seller_id: FromPath[int]
+        self, request: Request[Principal, Any, State], seller_id: RecordId
     ) -> Response[SellerRead]:
         return _seller(seller_service.get_seller(services(request).db, seller_id))
 
@@ -96,7 +96,7 @@ class SellerController(Controller):
     def update(
         self,
         request: Request[Principal, Any, State],
-        seller_id: FromPath[int],
+        seller_id: RecordId,
         data: JSONBody[SellerUpdate],
         if_match: IfMatch = None,
     ) -> Response[SellerRead]:
@@ -128,7 +128,7 @@ class AssignmentRuleController(Controller):
 
     @get("/{rule_id:int}", opt=READERS, sync_to_thread=True, operation_id="GetAssignmentRule")
     def read(
-        self, request: Request[Principal, Any, State], rule_id: FromPath[int]
+        self, request: Request[Principal, Any, State], rule_id: RecordId
     ) -> Response[RuleRead]:
         return _rule(seller_service.get_rule(services(request).db, rule_id))
 
@@ -136,7 +136,7 @@ class AssignmentRuleController(Controller):
     def update(
         self,
         request: Request[Principal, Any, State],
-        rule_id: FromPath[int],
+        rule_id: RecordId,
         data: JSONBody[RuleUpdate],
         if_match: IfMatch = None,
     ) -> Response[RuleRead]:
@@ -149,7 +149,7 @@ class AssignmentRuleController(Controller):
     def remove(
         self,
         request: Request[Principal, Any, State],
-        rule_id: FromPath[int],
+        rule_id: RecordId,
         if_match: IfMatch = None,
     ) -> None:
         seller_service.delete_rule(services(request).db, rule_id, if_match)
@@ -304,7 +304,7 @@ class QueueController(Controller):
 )
 def lead_assignments(
     request: Request[Principal, Any, State],
-    lead_id: FromPath[int],
+    lead_id: RecordId,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> AssignmentPage:

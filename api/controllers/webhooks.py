@@ -6,11 +6,11 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import State
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 
 from api import webhook_service as service
 from api.auth import roles
-from api.controllers.params import Cursor, IfMatch, Limit
+from api.controllers.params import Cursor, IfMatch, Limit, RecordId
 from api.keys import Principal
 from api.schemas.webhooks import (
     DeliveryPage,
@@ -59,7 +59,7 @@ class WebhookController(Controller):
 
     @get("/{webhook_id:int}", opt=ADMINS, sync_to_thread=True, operation_id="GetWebhook")
     def read(
-        self, request: Request[Principal, Any, State], webhook_id: FromPath[int]
+        self, request: Request[Principal, Any, State], webhook_id: RecordId
     ) -> Response[WebhookRead]:
         return _answer(service.get(services(request).db, webhook_id))
 
@@ -67,7 +67,7 @@ class WebhookController(Controller):
     def update(
         self,
         request: Request[Principal, Any, State],
-        webhook_id: FromPath[int],
+        webhook_id: RecordId,
         data: JSONBody[WebhookUpdate],
         if_match: IfMatch = None,
     ) -> Response[WebhookRead]:
@@ -79,7 +79,7 @@ class WebhookController(Controller):
     def remove(
         self,
         request: Request[Principal, Any, State],
-        webhook_id: FromPath[int],
+        webhook_id: RecordId,
         if_match: IfMatch = None,
     ) -> None:
         """Delete the subscription, its pending deliveries and its log."""
@@ -95,7 +95,7 @@ class WebhookController(Controller):
     def rotate(
         self,
         request: Request[Principal, Any, State],
-        webhook_id: FromPath[int],
+        webhook_id: RecordId,
         data: JSONBody[SecretRotation],
         if_match: IfMatch = None,
     ) -> Response[WebhookWithSecret]:
@@ -113,7 +113,7 @@ class WebhookController(Controller):
     def deliveries(
         self,
         request: Request[Principal, Any, State],
-        webhook_id: FromPath[int],
+        webhook_id: RecordId,
         status: Annotated[DeliveryStatus | None, QueryParameter()] = None,
         limit: Limit = 50,
         cursor: Cursor = None,
@@ -133,8 +133,8 @@ class WebhookController(Controller):
     def delivery(
         self,
         request: Request[Principal, Any, State],
-        webhook_id: FromPath[int],
-        delivery_id: FromPath[int],
+        webhook_id: RecordId,
+        delivery_id: RecordId,
     ) -> DeliveryRead:
         return service.delivery(services(request).db, webhook_id, delivery_id)
 
@@ -148,8 +148,8 @@ class WebhookController(Controller):
     def retry(
         self,
         request: Request[Principal, Any, State],
-        webhook_id: FromPath[int],
-        delivery_id: FromPath[int],
+        webhook_id: RecordId,
+        delivery_id: RecordId,
     ) -> DeliveryRead:
         """Send a failed (or delivered) message again, with the same webhook-id."""
         return service.retry(services(request).db, webhook_id, delivery_id)
