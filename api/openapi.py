@@ -91,6 +91,8 @@ def complete(app: Litestar) -> None:
     document = app.openapi_schema
     components = document.components
     components.schemas = {**(components.schemas or {}), PROBLEM: _PROBLEM_SCHEMA}
+    for schema in components.schemas.values():
+        _any_of(schema)
     for path, item in (document.paths or {}).items():
         for method in ("get", "put", "post", "patch", "delete"):
             operation: Operation | None = getattr(item, method)
@@ -98,9 +100,32 @@ def complete(app: Litestar) -> None:
                 _complete_operation(document, path, method, operation)
 
 
+def _any_of(schema: Schema | Reference) -> None:
+    """Unions as `anyOf`: Litestar writes `oneOf`, which a value matching two members (0 is
+    both an integer and a number) fails, though the server accepts it."""
+    if isinstance(schema, Reference):
+        return
+    if schema.one_of is not None:
+        schema.any_of, schema.one_of = [*(schema.any_of or []), *schema.one_of], None
+    for child in [
+        *(schema.any_of or []),
+        *(schema.all_of or []),
+        *(schema.properties or {}).values(),
+        *([schema.items] if isinstance(schema.items, Schema | Reference) else []),
+        *(
+            [schema.additional_properties]
+            if isinstance(schema.additional_properties, Schema | Reference)
+            else []
+        ),
+    ]:
+        _any_of(child)
+
+
 def _complete_operation(document: OpenAPI, path: str, method: str, operation: Operation) -> None:
     parameters = [p for p in operation.parameters or [] if not isinstance(p, Reference)]
     for parameter in parameters:
+        if parameter.schema is not None:
+            _any_of(parameter.schema)
         if parameter.name == "If-Match":
             # Optional to the handler, so that its absence is answered 428 rather than 422.
             parameter.required = True

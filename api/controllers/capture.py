@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlmodel import Session, col, select
 
@@ -31,6 +32,12 @@ from leads.models import Form, LeadgenSource, MatchingStrategy
 
 CONFIGURERS = roles(Role.MARKETER)
 CAPTURERS = roles(Role.MARKETER, Role.SERVICE)
+DRY_RUN = {
+    200: ResponseSpec(
+        data_container=SubmissionResult,
+        description="A dry run: what would be matched and created; nothing is written",
+    )
+}
 DryRun = Annotated[
     bool,
     QueryParameter(
@@ -93,6 +100,7 @@ class FormController(Controller):
         opt=CAPTURERS,
         sync_to_thread=True,
         status_code=201,
+        responses=DRY_RUN,
         operation_id="SubmitForm",
     )
     def submit(
@@ -124,6 +132,7 @@ class EventController(Controller):
         opt=CAPTURERS,
         sync_to_thread=True,
         status_code=201,
+        responses=DRY_RUN,
         operation_id="RegisterForEvent",
     )
     def register(
@@ -150,6 +159,7 @@ class EventController(Controller):
         opt=CAPTURERS,
         sync_to_thread=True,
         status_code=201,
+        responses=DRY_RUN,
         operation_id="CheckInToEvent",
     )
     def check_in(
@@ -202,6 +212,7 @@ class LeadgenController(Controller):
         opt=CAPTURERS,
         sync_to_thread=True,
         status_code=201,
+        responses=DRY_RUN,
         operation_id="ReceiveLeadgenResponse",
     )
     def receive(
