@@ -37,6 +37,12 @@ class ContactFields(Input):
     account_id: PositiveId | None = None
 
 
+class ConsentGiven(Input):
+    level: ConsentLevel
+    source: Text200 = Field(description="Where the consent came from: a form, a call, an import.")
+    note: Annotated[str, Field(min_length=1, max_length=1000)] | None = None
+
+
 class ContactCreate(ContactFields):
     attributes: Attributes = Field(default_factory=dict)
     consent: ConsentGiven | None = Field(
@@ -60,12 +66,6 @@ class ContactUpdate(ContactFields):
     version: VERSION = None
     created_at: SET_BY_SERVICE = None
     updated_at: SET_BY_SERVICE = None
-
-
-class ConsentGiven(Input):
-    level: ConsentLevel
-    source: Text200 = Field(description="Where the consent came from: a form, a call, an import.")
-    note: Annotated[str, Field(min_length=1, max_length=1000)] | None = None
 
 
 class ContactRead(BaseModel):
