@@ -103,5 +103,10 @@ class Scheduler:
         if scheduler is None:
             return
         self.runner.stopping.set()
+        # Shutting down while the scheduler's thread finishes a one-off wake makes APScheduler
+        # fail to remove it (JobLookupError in its thread). Pausing, then removing the jobs
+        # (which waits for a pass over due jobs already begun), leaves it nothing to remove.
+        scheduler.pause()
+        scheduler.remove_all_jobs()
         scheduler.shutdown(wait=True)
         self._scheduler = None
