@@ -53,9 +53,6 @@ class ActivityFilter:
 def list_activities(
     db: Database, scope: access.Scope, where: ActivityFilter, limit: int, cursor: str | None
 ) -> tuple[list[Activity], str | None]:
-    before, after = where.due_before, where.due_after
-    if before is not None and after is not None and after >= before:
-        raise field_error("due_after", "must be earlier than due_before")
     clauses = where.clauses() + access.belongs(col(Activity.lead_id), scope)
     return records.listing(db, Activity, clauses, limit, cursor)
 

@@ -15,6 +15,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 import bpf
 from api import VERSION, http_options, keys, lead_service, migrate, openapi
 from api.auth import KeyAuthentication, KeyCache
+from api.bodies import StrictBodies
 from api.controllers.activities import ActivityController, lead_activities
 from api.controllers.capture import (
     EventController,
@@ -172,9 +173,9 @@ def create_app(service: Service) -> Litestar:
             ),
             security=[{"apiKey": []}],
         ),
-        plugins=[openapi.StrictModels()],
+        plugins=[StrictBodies()],
         logging_config=None,
         debug=False,
     )
-    openapi.complete(app)
+    openapi.complete(app, interaction_kinds=service.settings.known_interaction_kinds())
     return app

@@ -16,7 +16,7 @@ from api import audit, interaction_service, matching, privacy, scoring_service
 from api.contact_service import record_consent
 from api.lead_service import add_lead, announce_updated, merged_attributes
 from api.moves import Actor
-from api.problems import Problem, field_error, invalid, not_found
+from api.problems import Problem, field_error, invalid, not_found, taken
 from api.schemas.capture import (
     FormCreate,
     LeadgenSourceCreate,
@@ -70,7 +70,7 @@ def add_strategy(session: Session, data: StrategyCreate) -> MatchingStrategy:
     if session.exec(
         select(MatchingStrategy).where(col(MatchingStrategy.name) == data.name)
     ).first():
-        raise field_error("name", f"a strategy named '{data.name}' exists")
+        raise taken("name", f"a strategy named '{data.name}' exists")
     if data.default:
         for other in session.exec(
             select(MatchingStrategy).where(col(MatchingStrategy.entity) == data.entity.value)

@@ -12,7 +12,6 @@ import bpf
 from api import audit, privacy, records, scoring_service
 from api.db import Database
 from api.moves import Actor
-from api.problems import invalid
 from api.schemas.contacts import (
     AccountCreate,
     AccountUpdate,
@@ -221,6 +220,4 @@ def update_account(
         scoring_service.rescore_for(session, catalog, account_ids=[account.id])
 
     changes: dict[str, Any] = data.model_dump(exclude_unset=True)
-    if "name" in changes and changes["name"] is None:
-        raise invalid([{"field": "name", "reason": "an account always has a name"}])
     return records.update(db, Account, account_id, if_match, changes, "account", after=changed)

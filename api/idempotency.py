@@ -48,6 +48,11 @@ def request_hash(body: Any) -> str:
 ATTEMPTS = 3
 
 
+def check_key(key: str | None) -> None:
+    if key is not None and not 0 < len(key) <= KEY_MAX:
+        raise field_error("Idempotency-Key", f"must be 1 to {KEY_MAX} characters")
+
+
 def run_once(
     db: Database,
     principal: Principal,
@@ -83,8 +88,7 @@ def _run_once(
         with db.write() as session:
             status, response = work(session)
         return status, response, False
-    if not key or len(key) > KEY_MAX:
-        raise field_error("Idempotency-Key", f"must be 1 to {KEY_MAX} characters")
+    check_key(key)
     digest = request_hash(body())
     try:
         with db.write() as session:

@@ -422,15 +422,9 @@ def _changes(catalog: bpf.Catalog, lead: Lead, data: LeadUpdate) -> dict[str, An
                 wanted["attributes"] = merged_attributes(catalog, lead.attributes, value or {})
             except Problem as problem:
                 errors += problem.errors or []
-        elif name == "topic" and value is None:
-            errors.append({"field": "topic", "reason": "a lead always has a topic"})
-        elif name == "status_reason" and value is None:
-            errors.append({"field": name, "reason": "cannot be cleared"})
         elif name == "status_reason" and lead.status != LeadStatus.OPEN.value:
             if value != lead.status_reason:
                 errors.append({"field": "status_reason", "reason": DISPOSITION_ROUTES})
-        elif name in ("sales_ready",) and value is None:
-            errors.append({"field": name, "reason": "must be true or false"})
         else:
             try:
                 wanted[name] = catalog.check_field(name, value)

@@ -9,7 +9,7 @@ from sqlmodel import col, select
 
 from api import job_runs, scoring_service
 from api.db import Database
-from api.problems import Problem, field_error
+from api.problems import Problem, field_error, taken
 from api.schemas.scoring import ModelCreate, ModelUpdate
 from api.versioning import locked
 from leads.types import utcnow
@@ -34,7 +34,7 @@ def _unique_name(db: Database, name: str, model_id: int | None = None) -> None:
     with db.read() as session:
         other = session.exec(select(ScoringModel).where(col(ScoringModel.name) == name)).first()
     if other is not None and other.id != model_id:
-        raise field_error("name", f"a scoring model named '{name}' exists")
+        raise taken("name", f"a scoring model named '{name}' exists")
 
 
 def create(db: Database, data: ModelCreate) -> ScoringModel:

@@ -1,10 +1,15 @@
 """What the OpenAPI document says beyond what Litestar reads from the handlers: the problem
-answers every route can give, the request bodies that refuse unknown fields, and who needs a key.
+answers every route can give, who needs a key, and the schemas of bodies as pydantic validates
+them.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import dataclasses
+import json
+import re
+from collections.abc import Iterable
+from typing import Any, Literal
 
 from litestar import Litestar
 from litestar.openapi.spec import (
@@ -14,16 +19,14 @@ from litestar.openapi.spec import (
     OpenAPIResponse,
     Operation,
     Reference,
+    RequestBody,
     Schema,
 )
 from litestar.openapi.spec.enums import OpenAPIType
-from litestar.plugins.pydantic import PydanticSchemaPlugin
-from litestar.typing import FieldDefinition
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
 
 from api.problems import PROBLEM_JSON
-
-if TYPE_CHECKING:
-    from litestar._openapi.schema_generation import SchemaCreator
 
 PROBLEM = "Problem"
 
@@ -72,32 +75,108 @@ _DESCRIPTIONS = {
 }
 
 
-class StrictModels(PydanticSchemaPlugin):
-    """Pydantic models as Litestar describes them, and `additionalProperties: false` for those
-    that refuse unknown fields (Litestar does not read `extra="forbid"`)."""
-
-    @classmethod
-    def for_pydantic_model(
-        cls, field_definition: FieldDefinition, schema_creator: SchemaCreator
-    ) -> Schema:
-        schema = super().for_pydantic_model(field_definition, schema_creator)
-        if field_definition.annotation.model_config.get("extra") == "forbid":
-            schema.additional_properties = False
-        return schema
-
-
-def complete(app: Litestar) -> None:
-    """Add to the app's OpenAPI document what Litestar cannot know from the handlers."""
+def complete(app: Litestar, *, interaction_kinds: Iterable[str]) -> None:
+    """Add to the app's OpenAPI document what Litestar cannot know from the handlers, and the
+    interaction kinds this deployment knows (LEADFLOW_INTERACTION_KINDS)."""
     document = app.openapi_schema
     components = document.components
-    components.schemas = {**(components.schemas or {}), PROBLEM: _PROBLEM_SCHEMA}
-    for schema in components.schemas.values():
-        _any_of(schema)
+    components.schemas = {
+        **(components.schemas or {}),
+        **_pydantic_schemas(document),
+        PROBLEM: _PROBLEM_SCHEMA,
+    }
+    interaction = components.schemas["InteractionIn"]
+    assert isinstance(interaction, Schema) and interaction.properties is not None
+    kind = interaction.properties["kind"]
+    assert isinstance(kind, Schema)
+    kind.enum = sorted(interaction_kinds)
     for path, item in (document.paths or {}).items():
         for method in ("get", "put", "post", "patch", "delete"):
             operation: Operation | None = getattr(item, method)
             if operation is not None:
                 _complete_operation(document, path, method, operation)
+
+
+def _pydantic_schemas(document: OpenAPI) -> dict[str, Schema | Reference]:
+    """The components that are pydantic models, as pydantic itself describes them: request
+    bodies as it validates them, answers as it serializes them. Litestar's own translation drops
+    constraints (a capped dict becomes an array, a constrained string in a union loses its
+    limits), so a document built from it allows what the service refuses."""
+    names = set(document.components.schemas or {})
+    models = _models_named(names)
+    requests = {
+        name
+        for item in (document.paths or {}).values()
+        for method in ("get", "put", "post", "patch", "delete")
+        if (operation := getattr(item, method)) is not None and operation.request_body is not None
+        for name in _REF.findall(json.dumps(operation.request_body.to_schema()))
+    }
+    wanted: list[tuple[type[BaseModel], Literal["validation", "serialization"]]] = [
+        (models[name], "validation" if name in requests else "serialization")
+        for name in names
+        if name in models
+    ]
+    refs, definitions = models_json_schema(wanted, ref_template="#/components/schemas/{model}")
+    schemas = {name: _schema(value) for name, value in definitions.get("$defs", {}).items()}
+    for (model, _), ref in refs.items():
+        # Litestar's paths name each model by its class; pydantic may add -Input or -Output.
+        schemas[model.__name__] = schemas[_REF.findall(ref["$ref"])[0]]
+    return schemas
+
+
+_REF = re.compile(r"#/components/schemas/([\w.-]+)")
+
+
+def _models_named(names: set[str]) -> dict[str, type[BaseModel]]:
+    """Our pydantic models that the document names, by name."""
+    found: dict[str, type[BaseModel]] = {}
+    pending = [BaseModel]
+    while pending:
+        model = pending.pop()
+        pending.extend(model.__subclasses__())
+        ours = model.__module__.split(".")[0] in _PACKAGES
+        if (
+            ours
+            and model.__name__ in names
+            and found.setdefault(model.__name__, model) is not model
+        ):
+            raise TypeError(f"two models are named {model.__name__}; rename one")
+    return found
+
+
+_PACKAGES = {"api", "scoring", "leads", "bpf"}
+
+
+_FIELDS = {
+    field.metadata.get("alias")
+    or re.sub(r"_(\w)", lambda m: m.group(1).upper(), field.name): field.name
+    for field in dataclasses.fields(Schema)
+}
+_ONE_SCHEMA = {"items", "not", "if", "then", "else", "contains", "propertyNames"}
+_SCHEMA_LISTS = {"allOf", "anyOf", "oneOf", "prefixItems"}
+_SCHEMA_MAPS = {"properties", "patternProperties", "dependentSchemas"}
+
+
+def _schema(value: dict[str, Any]) -> Schema | Reference:
+    """A JSON Schema from pydantic as Litestar's document objects."""
+    if "$ref" in value:
+        return Reference(ref=value["$ref"], description=value.get("description"))
+    fields: dict[str, Any] = {}
+    for key, item in value.items():
+        if key == "title":
+            continue  # pydantic's, made from the field's name
+        if key in _ONE_SCHEMA or (key == "additionalProperties" and isinstance(item, dict)):
+            item = _schema(item)
+        elif key in _SCHEMA_LISTS:
+            item = [_schema(member) for member in item]
+        elif key in _SCHEMA_MAPS:
+            item = {name: _schema(member) for name, member in item.items()}
+        elif key == "type":
+            item = [OpenAPIType(t) for t in item] if isinstance(item, list) else OpenAPIType(item)
+        fields[_FIELDS[key]] = item
+    if "patternProperties" in value:
+        fields.setdefault("additional_properties", False)  # pydantic refuses other keys
+    return Schema(**fields)
 
 
 def _any_of(schema: Schema | Reference) -> None:
@@ -130,6 +209,9 @@ def _complete_operation(document: OpenAPI, path: str, method: str, operation: Op
             # Optional to the handler, so that its absence is answered 428 rather than 422.
             parameter.required = True
             parameter.schema = Schema(type=OpenAPIType.STRING, description=parameter.description)
+    body = operation.request_body
+    if isinstance(body, RequestBody) and _nullable(body):
+        body.required = False  # Litestar marks `data: X | None = None` required
     statuses: set[int] = set()
     # The key middleware guards /api; the rest (health, readiness) is open to anyone.
     if path.startswith("/api/"):
@@ -151,6 +233,12 @@ def _complete_operation(document: OpenAPI, path: str, method: str, operation: Op
     for status in sorted(statuses):
         responses.setdefault(str(status), _problem(status))
     operation.responses = responses
+
+
+def _nullable(body: RequestBody) -> bool:
+    schemas = [m.schema for m in body.content.values() if isinstance(m.schema, Schema)]
+    members = [m for s in schemas for m in [*(s.one_of or []), *(s.any_of or [])]]
+    return any(isinstance(m, Schema) and m.type == OpenAPIType.NULL for m in members)
 
 
 def _problem(status: int) -> OpenAPIResponse:

@@ -64,6 +64,17 @@ def field_error(field: str, reason: str) -> Problem:
     return invalid([{"field": field, "reason": reason}])
 
 
+def taken(field: str, reason: str) -> Problem:
+    """409: the name or handle belongs to another record already."""
+    return Problem(
+        409,
+        "taken",
+        "Already taken",
+        f"{field}: {reason}",
+        errors=[{"field": field, "reason": reason}],
+    )
+
+
 def not_found(kind: str, ident: object) -> Problem:
     return Problem(404, "not-found", "Not found", f"there is no {kind} {ident}")
 

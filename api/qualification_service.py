@@ -23,7 +23,7 @@ from api.activities import Source
 from api.db import Database
 from api.events import EventType
 from api.moves import QUALIFICATION
-from api.problems import Problem, field_error, invalid, not_found
+from api.problems import Problem, invalid, not_found, taken
 from api.schemas.qualification import QualificationCreate, QualificationUpdate
 from api.versioning import locked
 from leads.models import Lead, LeadRow, LeadStatus
@@ -92,7 +92,7 @@ def warnings(session: Session, row: Qualification) -> list[tuple[str, str]]:
 def _unique_name(session: Session, name: str, ident: int | None = None) -> None:
     other = session.exec(select(Qualification).where(col(Qualification.name) == name)).first()
     if other is not None and other.id != ident:
-        raise field_error("name", f"a qualification named '{name}' exists")
+        raise taken("name", f"a qualification named '{name}' exists")
 
 
 # -- the lifecycle --------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from api import assignment_service, records
 from api.assignment_service import Assigned
 from api.db import Database
 from api.moves import Actor
-from api.problems import field_error, invalid
+from api.problems import field_error, invalid, taken
 from api.schemas.sellers import RuleCreate, RuleUpdate, SellerCreate, SellerUpdate
 from api.versioning import locked
 from leads.models import Lead, LeadStatus
@@ -50,13 +50,13 @@ def create_seller(
 ) -> tuple[Seller, int]:
     with db.write() as session:
         if session.exec(select(Seller.id).where(col(Seller.handle) == data.handle)).first():
-            raise field_error("handle", f"a seller with handle '{data.handle}' exists")
+            raise taken("handle", f"a seller with handle '{data.handle}' exists")
         seller = Seller(**data.model_dump())
         session.add(seller)
         try:
             session.flush()
         except IntegrityError:
-            raise field_error("handle", f"a seller with handle '{data.handle}' exists") from None
+            raise taken("handle", f"a seller with handle '{data.handle}' exists") from None
         assignment_service.route_waiting(session.connection(), catalog, actor)
         return seller, loads(session, [seller.handle]).get(seller.handle, 0)
 
@@ -70,13 +70,6 @@ def update_seller(
     actor: Actor,
 ) -> tuple[Seller, int]:
     changes = data.model_dump(exclude_unset=True)
-    errors = [
-        {"field": name, "reason": "cannot be cleared"}
-        for name in ("name", "capacity", "active")
-        if name in changes and changes[name] is None
-    ]
-    if errors:
-        raise invalid(errors)
     with db.write() as session:
         seller = locked(session, Seller, seller_id, if_match, SELLER)
         changed = {k: v for k, v in changes.items() if getattr(seller, k) != v}
@@ -128,9 +121,9 @@ def _all_rules(session: Session) -> list[AssignmentRule]:
 def _check_rule(
     session: Session, rules: Sequence[AssignmentRule], name: str | None, sellers: list[str] | None
 ) -> None:
-    errors = []
     if name is not None and any(r.name == name for r in rules):
-        errors.append({"field": "name", "reason": f"an assignment rule named '{name}' exists"})
+        raise taken("name", f"an assignment rule named '{name}' exists")
+    errors = []
     if sellers:
         known = set(session.exec(select(Seller.handle).where(col(Seller.handle).in_(sellers))))
         errors += [
@@ -180,7 +173,7 @@ def create_rule(
         try:
             session.flush()
         except IntegrityError:
-            raise field_error("name", f"an assignment rule named '{data.name}' exists") from None
+            raise taken("name", f"an assignment rule named '{data.name}' exists") from None
         assignment_service.route_waiting(session.connection(), catalog, actor)
         session.refresh(rule)
     return rule
@@ -195,13 +188,6 @@ def update_rule(
     actor: Actor,
 ) -> AssignmentRule:
     given = data.model_fields_set
-    errors = [
-        {"field": name, "reason": "cannot be cleared"}
-        for name in ("name", "position", "strategy", "sellers")
-        if name in given and getattr(data, name) is None
-    ]
-    if errors:
-        raise invalid(errors)
     with db.write() as session:
         rules = _all_rules(session)
         rule = locked(session, AssignmentRule, rule_id, if_match, RULE)

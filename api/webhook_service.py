@@ -15,7 +15,7 @@ from api.bulk import in_values
 from api.db import Database
 from api.events import DELIVERIES, EVENTS, EventType
 from api.paging import decode_cursor, encode_cursor
-from api.problems import Problem, field_error, not_found
+from api.problems import Problem, not_found
 from api.schemas.webhooks import (
     DeliveryRead,
     SecretRotation,
@@ -73,8 +73,6 @@ def update_subscription(
         changed = False
         for name in data.model_fields_set:
             value = getattr(data, name)
-            if value is None and name != "description":
-                raise field_error(name, "cannot be cleared")
             if getattr(row, name) != value:
                 setattr(row, name, list(value) if name == "event_types" else value)
                 changed = True

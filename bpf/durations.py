@@ -6,6 +6,8 @@ import datetime as dt
 import re
 
 _DURATION = re.compile(r"^\s*([0-9]{1,4})\s*([smhdw])\s*$")
+# The same durations, longer than zero, as one JSON Schema pattern.
+PATTERN = r"^\s*(?:[1-9][0-9]{0,3}|0[1-9][0-9]{0,2}|00[1-9][0-9]?|000[1-9])\s*[smhdw]\s*$"
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 HINT = (
     "a whole number and a unit: s (seconds), m (minutes), h (hours), d (days) or w (weeks), "

@@ -51,9 +51,39 @@ NUMBER_OPS = (Op.GREATER, Op.LESS, Op.BETWEEN)
 NO_VALUE_OPS = (Op.IS_EMPTY, Op.IS_SET)
 
 
+def _ops(ops: tuple[Op, ...], value: dict[str, Any] | None) -> dict[str, Any]:
+    """A JSON Schema branch: with these operators, a value of this schema (None: no value)."""
+    branch: dict[str, Any] = {"properties": {"op": {"enum": [op.value for op in ops]}}}
+    if value is None:
+        branch["properties"]["value"] = {"type": "null"}
+    else:
+        branch["required"] = ["value"]
+        branch["properties"]["value"] = value
+    return branch
+
+
+_NUMBER = {"type": "number"}
+
+
 class Condition(_Strict):
     """One test of one field. Text compares ignoring ASCII case; greater, less and between
     hold only for numbers; not_equals holds where equals does not (an empty field too)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                _ops(NO_VALUE_OPS, None),
+                _ops((Op.IN,), {"type": "array", "minItems": 1}),
+                _ops(
+                    (Op.BETWEEN,),
+                    {"type": "array", "items": _NUMBER, "minItems": 2, "maxItems": 2},
+                ),
+                _ops((Op.GREATER, Op.LESS), _NUMBER),
+                _ops(TEXT_OPS, {"type": "string", "minLength": 1}),
+                _ops((Op.EQUALS, Op.NOT_EQUALS), {"not": {"type": ["array", "null"]}}),
+            ]
+        }
+    )
 
     field: FieldPath
     op: Op
@@ -69,13 +99,9 @@ class Condition(_Strict):
             if not isinstance(value, list) or not value:
                 raise ValueError("'in' takes a non-empty list of values")
         elif self.op is Op.BETWEEN:
-            if not (
-                isinstance(value, list)
-                and len(value) == 2
-                and all(_is_number(v) for v in value)
-                and value[0] <= value[1]
-            ):
-                raise ValueError("'between' takes [low, high], two numbers with low <= high")
+            if not (isinstance(value, list) and len(value) == 2 and all(map(_is_number, value))):
+                raise ValueError("'between' takes [low, high], two numbers")
+            value.sort()  # [high, low] is the same range
         elif self.op in NUMBER_OPS:
             if not _is_number(value):
                 raise ValueError(f"'{self.op.value}' takes a number")
@@ -89,6 +115,18 @@ class Condition(_Strict):
 
 class Group(_Strict):
     """All of the conditions hold, or any of them."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {
+                    "required": [kind],
+                    "properties": {kind: {"type": "array", "minItems": 1}, other: {"type": "null"}},
+                }
+                for kind, other in (("all", "any"), ("any", "all"))
+            ]
+        }
+    )
 
     all: list[Condition | Group] | None = None
     any: list[Condition | Group] | None = None
@@ -109,8 +147,16 @@ class Group(_Strict):
 Test = Condition | Group
 
 
+def _rule(schema: dict[str, Any]) -> None:
+    """A rule's `type` chooses its kind, so a body gives it (the default serves the service's
+    own code)."""
+    schema["required"] = ["type", *schema.get("required", [])]
+
+
 class AttributeRule(_Strict):
     """Points while a condition on the lead, its contact or its account holds."""
+
+    model_config = ConfigDict(json_schema_extra=_rule)
 
     type: Literal["attribute"] = "attribute"
     name: Name
@@ -125,6 +171,18 @@ class Count(StrEnum):
 
 
 class TargetFilter(_Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {
+                    "required": [given],
+                    "properties": {given: {"type": "string"}, other: {"type": "null"}},
+                }
+                for given, other in (("equals", "starts_with"), ("starts_with", "equals"))
+            ]
+        }
+    )
+
     equals: Annotated[str, StringConstraints(min_length=1, max_length=500)] | None = None
     starts_with: Annotated[str, StringConstraints(min_length=1, max_length=500)] | None = None
 
@@ -135,8 +193,45 @@ class TargetFilter(_Strict):
         return self
 
 
+# Which of times, cap and half_life_days each count takes.
+_COUNTS = [
+    {
+        "properties": {
+            "count": {"const": Count.EACH.value},
+            "times": {"type": "null"},
+            "cap": {"not": {"const": 0}},
+        }
+    },
+    {
+        "required": ["count", "times"],
+        "properties": {
+            "count": {"const": Count.AT_LEAST.value},
+            "times": {"type": "integer"},
+            "cap": {"type": "null"},
+            "half_life_days": {"type": "null"},
+        },
+    },
+    {
+        "required": ["count"],
+        "properties": {
+            "count": {"const": Count.NONE.value},
+            "times": {"type": "null"},
+            "cap": {"type": "null"},
+            "half_life_days": {"type": "null"},
+        },
+    },
+]
+
+
+def _behaviour_rule(schema: dict[str, Any]) -> None:
+    _rule(schema)
+    schema["anyOf"] = _COUNTS
+
+
 class BehaviourRule(_Strict):
     """Points for interactions of a kind, optionally of one target and with given properties."""
+
+    model_config = ConfigDict(json_schema_extra=_behaviour_rule)
 
     type: Literal["behaviour"] = "behaviour"
     name: Name
@@ -188,6 +283,22 @@ class Grade(_Strict):
 
 
 class ScoringDefinition(_Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"properties": {"entity": {"const": "lead"}}},
+                {
+                    "required": ["entity"],
+                    "properties": {
+                        "entity": {"const": "account"},
+                        "min_consent": {"type": "null"},
+                        "sales_ready_score": {"type": "null"},
+                    },
+                },
+            ]
+        }
+    )
+
     entity: Literal["lead", "account"] = "lead"
     audience: Test | None = Field(
         default=None, description="Only leads (or accounts) that meet it are scored."

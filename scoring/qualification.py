@@ -64,6 +64,52 @@ class CriteriaError(ValueError):
         self.errors = errors
 
 
+def json_schema() -> dict[str, Any]:
+    """The criteria `parse` reads, as JSON Schema (the count of tests aside), groups unrolled
+    to the depth they may nest."""
+    model = {"type": "string", "minLength": 1, "maxLength": 100}
+    tests: list[dict[str, Any]] = [
+        {
+            "type": "object",
+            "required": ["model", "score_at_least"],
+            "properties": {"model": model, "score_at_least": {"type": "number"}},
+            "additionalProperties": False,
+        },
+        {
+            "type": "object",
+            "required": ["model", "grade_in"],
+            "properties": {
+                "model": model,
+                "grade_in": {
+                    "type": "array",
+                    "items": {"type": "string", "minLength": 1, "maxLength": 40},
+                    "minItems": 1,
+                    "maxItems": MAX_GRADES,
+                    "uniqueItems": True,
+                },
+            },
+            "additionalProperties": False,
+        },
+    ]
+    member: dict[str, Any] = {"anyOf": tests}
+    for _ in range(MAX_DEPTH):
+        member = {
+            "anyOf": [
+                *tests,
+                *(
+                    {
+                        "type": "object",
+                        "required": [kind],
+                        "properties": {kind: {"type": "array", "items": member, "minItems": 1}},
+                        "additionalProperties": False,
+                    }
+                    for kind in ("all", "any")
+                ),
+            ]
+        }
+    return member
+
+
 # -- parsing --------------------------------------------------------------------------------
 
 

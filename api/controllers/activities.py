@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.params import JSONBody, QueryParameter
+from pydantic import TypeAdapter, ValidationError
 
 from api import access
 from api import activity_service as service
@@ -18,6 +19,7 @@ from api.keys import Principal, Role
 from api.moves import Actor
 from api.problems import field_error
 from api.schemas.activities import ActivityClose, ActivityCreate, ActivityPage, ActivityRead
+from api.schemas.common import Instant
 from api.services import services
 from api.versioning import etag
 from leads.activities import Activity, ActivityKind, ActivityStatus
@@ -35,10 +37,16 @@ def _answer(activity: Activity, status_code: int = 200) -> Response[ActivityRead
     )
 
 
-def _aware(name: str, value: dt.datetime | None) -> dt.datetime | None:
-    if value is not None and value.tzinfo is None:
-        raise field_error(name, "give a time zone, e.g. 2026-12-01T09:00:00Z")
-    return value
+_INSTANT: TypeAdapter[dt.datetime] = TypeAdapter(Instant)
+Time = Annotated[str | None, QueryParameter(format="date-time", max_length=64)]
+
+
+def _instant(name: str, value: str | None) -> dt.datetime | None:
+    """Query parameters skip the body's validators: read the time as a body's is read."""
+    try:
+        return None if value is None else _INSTANT.validate_python(value)
+    except ValidationError as exc:
+        raise field_error(name, exc.errors()[0]["msg"]) from None
 
 
 class ActivityController(Controller):
@@ -53,20 +61,20 @@ class ActivityController(Controller):
         owner: Annotated[str | None, QueryParameter(max_length=200)] = None,
         status: Annotated[ActivityStatus | None, QueryParameter()] = None,
         kind: Annotated[ActivityKind | None, QueryParameter()] = None,
-        due_before: Annotated[dt.datetime | None, QueryParameter()] = None,
-        due_after: Annotated[dt.datetime | None, QueryParameter()] = None,
+        due_before: Time = None,
+        due_after: Time = None,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> ActivityPage:
         """List activities in id order: by lead, owner, status, kind, or due before / at or
-        after a time (ISO 8601 with a time zone)."""
+        after a time (RFC 3339, with a time zone). From due_before on, nothing is listed."""
         where = ActivityFilter(
             lead_id,
             owner,
             status,
             kind,
-            _aware("due_before", due_before),
-            _aware("due_after", due_after),
+            _instant("due_before", due_before),
+            _instant("due_after", due_after),
         )
         db, catalog = services(request).db, services(request).catalog
         scope = access.scope(request.user, catalog)

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from api import capture_service as service
 from api.auth import EVERYONE, roles
 from api.controllers.interactions import IdempotencyKey
-from api.idempotency import run_once
+from api.idempotency import check_key, run_once
 from api.keys import Principal, Role
 from api.moves import Actor
 from api.problems import not_found
@@ -273,6 +273,7 @@ def _capture(
         return (200 if dry_run else 201), result.model_dump(mode="json")
 
     route = f"{request.method} {request.url.path}"
+    check_key(idempotency_key)  # a dry run stores no answer, but the key must still be one
     key = None if dry_run else idempotency_key
     status, answer, replayed = run_once(
         db, request.user, key, route, lambda: data.model_dump(mode="json"), work

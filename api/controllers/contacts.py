@@ -91,7 +91,7 @@ class ContactController(Controller):
     def list(
         self,
         request: Request[Principal, Any, State],
-        email: Annotated[str | None, QueryParameter(max_length=320)] = None,
+        email: Annotated[str | None, QueryParameter(max_length=320, format="email")] = None,
         account_id: QueryId = None,
         limit: Limit = 50,
         cursor: Cursor = None,

@@ -13,7 +13,7 @@ from sqlmodel import Session, col
 from api import access, interaction_service, records, scoring_service
 from api.auth import EVERYONE, roles
 from api.controllers.params import Cursor, Limit, QueryId
-from api.idempotency import run_once
+from api.idempotency import KEY_MAX, run_once
 from api.keys import Principal, Role
 from api.schemas.interactions import (
     BatchResult,
@@ -28,6 +28,7 @@ IdempotencyKey = Annotated[
     str | None,
     HeaderParameter(
         name="Idempotency-Key",
+        schema_extra={"minLength": 1, "maxLength": KEY_MAX},  # checked by run_once
         description="Send the same key again and get the first answer; nothing is stored twice.",
     ),
 ]

@@ -20,7 +20,13 @@ IfMatch = Annotated[
     ),
 ]
 Limit = Annotated[int, QueryParameter(ge=1, le=MAX_PAGE, description=f"At most {MAX_PAGE}.")]
-Cursor = Annotated[str | None, QueryParameter(max_length=100)]
+Cursor = Annotated[
+    str | None,
+    QueryParameter(
+        max_length=100,
+        description="The next_cursor of the page before; any other value is refused (422).",
+    ),
+]
 RecordId = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
 """A record's id in a path: out of range is refused, as a record that cannot exist."""
 QueryId = Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)]

@@ -18,7 +18,7 @@ from api.auth import EVERYONE, roles
 from api.controllers.params import Cursor, IfMatch, Limit, RecordId
 from api.keys import Principal, Role
 from api.moves import Actor
-from api.problems import field_error
+from api.problems import Problem
 from api.queue_service import Sort
 from api.schemas.leads import LeadRead
 from api.schemas.sellers import (
@@ -159,11 +159,13 @@ def _mine(principal: Principal, mine: bool) -> str | None:
     if not mine:
         return None
     if principal.seller is None:
-        raise field_error(
-            "mine",
-            f"the API key '{principal.name}' acts for no seller; create one with "
-            "`leadflow keys create --seller HANDLE`, or ask for mine=false",
+        # The key, not the request, lacks something: it was made without a seller.
+        reason = (
+            f"the API key '{principal.name}' acts for no seller, so it has no queue of its own; "
+            "create one with `leadflow keys create --seller HANDLE`, or ask for mine=false"
         )
+        errors = [{"field": "mine", "reason": reason}]
+        raise Problem(403, "no-seller", "Forbidden", f"mine: {reason}", errors=errors)
     return principal.seller
 
 

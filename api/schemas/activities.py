@@ -7,15 +7,15 @@ from typing import Annotated
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
+    ConfigDict,
     Field,
     StringConstraints,
     model_validator,
 )
 
-from api.schemas.common import Input, PositiveId, Reason, Text200
-from bpf.durations import HINT, parse_duration
+from api.schemas.common import Input, Instant, PositiveId, Reason, Text200, given
+from bpf.durations import HINT, PATTERN, parse_duration
 from leads.activities import Activity, ActivityKind, ActivitySource, ActivityStatus
 
 Description = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
@@ -33,18 +33,24 @@ DueIn = Annotated[
     str,
     StringConstraints(max_length=20),
     AfterValidator(_duration),
-    Field(description="A duration: 30m, 2h, 3d, 1w."),
+    Field(description="A duration: 30m, 2h, 3d, 1w.", json_schema_extra={"pattern": PATTERN}),
 ]
 
 
 class ActivityCreate(Input):
     """An activity made by hand for a lead: due at a time, or in a duration from now."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [given(["due_at"], absent=["due_in"]), given(["due_in"], absent=["due_at"])]
+        }
+    )
+
     lead_id: PositiveId
     kind: ActivityKind
     subject: Text200
     description: Description | None = None
-    due_at: AwareDatetime | None = None
+    due_at: Instant | None = None
     due_in: DueIn | None = Field(default=None, description="Due this long from now.")
     owner: Text200 | None = Field(
         default=None, description="Whose activity it is; the lead's owner if absent."

@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from api.schemas.common import Input, Text200
+from api.schemas.common import Input, Instant, Text200
 from api.schemas.contacts import ConsentGiven
-from leads.matching import Entity
+from leads.matching import FIELDS, Entity
 from leads.models import Form, LeadgenSource, MatchingStrategy
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100)]
@@ -18,6 +18,22 @@ Path = Annotated[str, StringConstraints(min_length=1, max_length=500)]
 
 
 class StrategyCreate(Input):
+    """A strategy compares each field once; which fields depends on the entity."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {
+                    "properties": {
+                        "entity": {"const": entity.value},
+                        "fields": {"items": {"enum": list(names)}, "uniqueItems": True},
+                    }
+                }
+                for entity, names in FIELDS.items()
+            ]
+        }
+    )
+
     name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
     entity: Entity
     fields: Annotated[list[Annotated[str, StringConstraints(max_length=64)]], Field(min_length=1)]
@@ -77,7 +93,7 @@ class SubmissionIn(Input):
             "country, industry), the lead's topic, and any other answer, kept on the lead.",
         ),
     ]
-    submitted_at: AwareDatetime | None = None
+    submitted_at: Instant | None = None
     consent: ConsentGiven | None = None
     external_id: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
 

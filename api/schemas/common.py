@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+from collections.abc import Iterable
 from typing import Annotated, Any
 
 from pydantic import (
@@ -10,9 +13,11 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
     StringConstraints,
 )
-from pydantic_core import PydanticCustomError
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import PydanticCustomError, core_schema
 
 Text100 = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 Text200 = Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -32,7 +37,48 @@ def _email(value: str) -> str:
     return value.strip().lower()
 
 
-Email = Annotated[str, StringConstraints(max_length=320), AfterValidator(_email)]
+Email = Annotated[
+    str,
+    StringConstraints(max_length=320),
+    AfterValidator(_email),
+    Field(json_schema_extra={"format": "email"}),
+]
+
+
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$")
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _instant(value: object) -> dt.datetime:
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value  # made by the service itself
+    if isinstance(value, str) and _RFC3339.match(value.upper()):
+        try:
+            return dt.datetime.fromisoformat(value.upper())
+        except ValueError:
+            pass
+    raise PydanticCustomError(
+        "date_time", "not a date-time with a timezone (RFC 3339), e.g. 2026-12-01T09:00:00Z"
+    )
+
+
+def _day(value: object) -> dt.date:
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str) and _DAY.match(value):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise PydanticCustomError("date", "not a date, e.g. 2026-12-01")
+
+
+# Times and days as JSON Schema's date-time and date formats have them, and nothing else (not
+# the epoch seconds pydantic also reads).
+Instant = Annotated[
+    dt.datetime, BeforeValidator(_instant), Field(json_schema_extra={"format": "date-time"})
+]
+Day = Annotated[dt.date, BeforeValidator(_day), Field(json_schema_extra={"format": "date"})]
 
 
 class Input(BaseModel):
@@ -53,6 +99,41 @@ def read_only(where: str) -> Any:
         BeforeValidator(refuse),
         Field(description=f"Read-only: {where}.", json_schema_extra={"readOnly": True}),
     ]
+
+
+class _NotNull:
+    """Refuses null with "cannot be cleared", and leaves null out of the field's schema."""
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        found = handler(schema)
+        members = [m for m in found.pop("anyOf", []) if m != {"type": "null"}]
+        return {**found, **members[0]} if len(members) == 1 else found
+
+
+def _refuse_null(value: object) -> object:
+    if value is None:
+        raise PydanticCustomError("cannot_be_cleared", "cannot be cleared")
+    return value
+
+
+def kept(kind: Any) -> Any:
+    """A field of a change request that may be left out, but not cleared with null."""
+    return Annotated[kind | None, BeforeValidator(_refuse_null), _NotNull()]
+
+
+def given(names: Iterable[str], *, absent: Iterable[str] = ()) -> dict[str, Any]:
+    """A JSON Schema branch: these fields are given (not null), those absent or null. Bodies
+    whose fields depend on each other list their branches under `anyOf`."""
+    named = list(names)
+    return {
+        "required": named,
+        "properties": {
+            **{name: {"not": {"type": "null"}} for name in named},
+            **{name: {"type": "null"} for name in absent},
+        },
+    }
 
 
 SET_BY_SERVICE = read_only("set by the service; it cannot be changed")

@@ -16,6 +16,7 @@ from api.schemas.common import (
     PositiveId,
     Text100,
     Text200,
+    kept,
     read_only,
 )
 from leads.models import Account, ConsentChange, ConsentLevel, Contact
@@ -126,7 +127,7 @@ class AccountCreate(AccountFields):
 
 
 class AccountUpdate(AccountFields):
-    name: Text200 | None = None
+    name: kept(Text200) = None
     attributes: Attributes | None = None
     # Set by the service: naming one is refused and nothing is applied.
     id: SET_BY_SERVICE = None

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from api.schemas.common import AttributeName, Input, PositiveId
+from api.schemas.common import AttributeName, Input, Instant, PositiveId, given
 from leads.models import Interaction
 
 BATCH_MAX = 1000
@@ -17,8 +17,14 @@ PropertyValue = Annotated[str, StringConstraints(max_length=2000)] | int | float
 
 
 class InteractionIn(Input):
+    """An interaction of a contact, of a lead, or of both."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"anyOf": [given(["contact_id"]), given(["lead_id"])]}
+    )
+
     kind: Kind = Field(description="email_open, page_visit, form_submit, ... or a custom kind.")
-    occurred_at: AwareDatetime
+    occurred_at: Instant
     contact_id: PositiveId | None = None
     lead_id: PositiveId | None = Field(
         default=None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas.common import (
     SET_BY_SERVICE,
@@ -16,6 +16,8 @@ from api.schemas.common import (
     PositiveId,
     Reason,
     Text200,
+    given,
+    kept,
     read_only,
 )
 from leads.models import ContextKind, Lead, LeadRow, LeadStatus, StageChange
@@ -54,14 +56,14 @@ SCORE = read_only("computed by the scoring models; see GET /api/leads/{id}/score
 class LeadUpdate(Input):
     """Fields to change; absent fields stay as they are, null clears a field."""
 
-    topic: Text200 | None = None
+    topic: kept(Text200) = None
     email: Email | None = None
     marketing_context: MarketingContext | None = None
     parent_contact_id: PositiveId | None = None
     parent_account_id: PositiveId | None = None
     owner: Text200 | None = Field(default=None, description="Admins only.")
-    sales_ready: bool | None = None
-    status_reason: Text200 | None = None
+    sales_ready: kept(bool) = None
+    status_reason: kept(Text200) = None
     attributes: Attributes | None = Field(
         default=None, description="Merged into the lead's attributes; a null value removes a key."
     )
@@ -79,7 +81,19 @@ class LeadUpdate(Input):
 
 
 class MoveRequest(Input):
-    """Exactly one of: action 'next', a trigger, a stage to switch to, or a process to switch to."""
+    """Exactly one of: action 'next', a trigger, a stage to switch to, or a process to switch to.
+    Switching to a chosen stage or process needs a reason."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                given(["action"], absent=["trigger", "to", "process"]),
+                given(["trigger"], absent=["action", "to", "process"]),
+                given(["to", "reason"], absent=["action", "trigger", "process"]),
+                given(["process", "reason"], absent=["action", "trigger"]),
+            ]
+        }
+    )
 
     action: Literal["next"] | None = None
     trigger: Text200 | None = None

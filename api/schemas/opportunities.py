@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
+import re
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 from api.schemas.activities import ActivityRead
-from api.schemas.common import Input, Reason, Text200
+from api.schemas.common import Day, Input, Reason, Text200
 from api.schemas.leads import LeadRead
 from leads.opportunities import Disposition, Opportunity, OpportunityStatus
 
@@ -18,7 +25,37 @@ Currency = Annotated[
     StringConstraints(pattern=r"^[A-Z]{3}$"),
     Field(description="An ISO 4217 code in capitals: EUR, USD, GBP."),
 ]
-Money = Annotated[Decimal, Field(ge=0, max_digits=15, decimal_places=2)]
+MONEY_MAX = Decimal("9999999999999.99")
+_AMOUNT = r"[0-9]{1,13}(?:\.[0-9]{1,2})?"
+CENT = Decimal("0.01")
+
+
+def _amount(value: object) -> Decimal:
+    if isinstance(value, str) and re.fullmatch(_AMOUNT, value):
+        amount = Decimal(value)
+    elif isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        amount = Decimal(str(value))
+    else:
+        raise ValueError('a number, or a decimal string of at most two decimals: "25000.50"')
+    if 0 <= amount <= MONEY_MAX:
+        return amount.quantize(CENT, ROUND_HALF_EVEN)
+    raise ValueError(f"from 0 to {MONEY_MAX}")
+
+
+Money = Annotated[
+    Decimal,
+    BeforeValidator(_amount),
+    Field(description='A number, rounded to cents, or a decimal string such as "25000.50".'),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0, "maximum": float(MONEY_MAX)},
+                {"type": "string", "pattern": f"^{_AMOUNT}$"},
+            ]
+        },
+        mode="validation",
+    ),
+]
 
 
 class QualifyRequest(Input):
@@ -29,7 +66,7 @@ class QualifyRequest(Input):
     name: Text200 | None = Field(
         default=None, description="The opportunity's name; the lead's topic if absent."
     )
-    estimated_close_date: dt.date | None = None
+    estimated_close_date: Day | None = None
     note: Reason | None = None
 
 

@@ -5,15 +5,25 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+    model_validator,
+)
 
 from api.schemas.activities import Description, DueIn
 from api.schemas.common import Input, Text200
 from leads.activities import ActivityKind
+from scoring import qualification
 from scoring.tables import Qualification
 
 QualificationName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
+# Checked by scoring.qualification.parse, which names each problem by its path.
+Criteria = Annotated[dict[str, Any], WithJsonSchema(qualification.json_schema())]
 CRITERIA: dict[str, Any] = {
     "description": (
         "A test of a live lead scoring model, {'model': name, 'score_at_least': N} or "
@@ -49,7 +59,16 @@ class ActivityAction(Input):
 
 
 class Actions(Input):
-    """What happens to an open lead that meets the criteria."""
+    """What happens to an open lead that meets the criteria: at least one of the two marks."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"properties": {"marketing_qualified": {"const": True}}},
+                {"required": ["sales_ready"], "properties": {"sales_ready": {"const": True}}},
+            ]
+        }
+    )
 
     marketing_qualified: bool = Field(
         default=True, description="Set the lead's status reason to marketing_qualified."
@@ -72,13 +91,13 @@ class Actions(Input):
 
 class QualificationCreate(Input):
     name: QualificationName
-    criteria: dict[str, Any] = Field(**CRITERIA)
+    criteria: Criteria = Field(**CRITERIA)
     actions: Actions = Field(default_factory=Actions)
 
 
 class QualificationUpdate(Input):
     name: QualificationName | None = None
-    criteria: dict[str, Any] | None = Field(default=None, **CRITERIA)
+    criteria: Criteria | None = Field(default=None, **CRITERIA)
     actions: Actions | None = None
 
 

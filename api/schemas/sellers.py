@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from api.schemas.common import Input, Text100, Text200
+from api.schemas.common import Input, Text100, Text200, given, kept
 from api.schemas.leads import LeadRead
 from leads.sellers import AssignmentRule, LeadAssignment, Seller
 from scoring.definition import MAX_DEPTH, Test, depth
@@ -19,7 +19,7 @@ Handle = Annotated[
 ]
 Capacity = Annotated[int, Field(ge=0, le=1_000_000)]
 Position = Annotated[int, Field(ge=1, le=10_000)]
-Handles = Annotated[list[Handle], Field(max_length=500)]
+Handles = Annotated[list[Handle], Field(max_length=500, json_schema_extra={"uniqueItems": True})]
 
 
 class SellerCreate(Input):
@@ -38,11 +38,11 @@ class SellerUpdate(Input):
     """Fields to change; absent fields stay as they are. `active: false` deactivates: the
     seller keeps their leads and gets no new ones."""
 
-    name: Text200 | None = None
+    name: kept(Text200) = None
     team: Text100 | None = None
     territory: Text100 | None = None
-    capacity: Capacity | None = None
-    active: bool | None = None
+    capacity: kept(Capacity) = None
+    active: kept(bool) = None
 
 
 class SellerRead(BaseModel):
@@ -87,6 +87,17 @@ def _shallow(test: Test | None) -> None:
 
 
 class RuleCreate(Input):
+    """A rule names its sellers, a team, or both."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["sellers"], "properties": {"sellers": {"minItems": 1}}},
+                given(["team"]),
+            ]
+        }
+    )
+
     name: Text100
     position: Position | None = Field(
         default=None, description="Where the rule goes, from 1 (tried first); default: last."
@@ -114,11 +125,11 @@ class RuleUpdate(Input):
     """Fields to change; `when: null` makes the rule match every lead. Changing `position`
     moves the rule and renumbers the others."""
 
-    name: Text100 | None = None
-    position: Position | None = None
+    name: kept(Text100) = None
+    position: kept(Position) = None
     when: Test | None = None
-    strategy: Strategy | None = None
-    sellers: Handles | None = None
+    strategy: kept(Strategy) = None
+    sellers: kept(Handles) = None
     team: Text100 | None = None
 
     @model_validator(mode="after")

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from api import signing
 from api.events import EventType
-from api.schemas.common import Input
+from api.schemas.common import Input, kept
 from api.webhook_tables import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from bpf.validation import suggest
 
@@ -53,17 +53,41 @@ def _secret(value: str) -> str:
     return value
 
 
-WebhookUrl = Annotated[str, StringConstraints(min_length=1, max_length=2000), AfterValidator(_url)]
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_PORT = r"(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})"
+WebhookUrl = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=2000),
+    AfterValidator(_url),
+    Field(
+        json_schema_extra={
+            "pattern": rf"^https?://{_LABEL}(?:\.{_LABEL})*(?::{_PORT})?(?:[/?][^\s#]*)?$",
+        }
+    ),
+]
 EventTypes = Annotated[
     list[Annotated[str, StringConstraints(max_length=64)]],
-    Field(min_length=1, max_length=len(EventType)),
+    Field(
+        min_length=1,
+        max_length=len(EventType),
+        json_schema_extra={"items": {"enum": [t.value for t in EventType]}, "uniqueItems": True},
+    ),
     AfterValidator(_event_types),
 ]
+_B64 = "[A-Za-z0-9+/]"
+# The base64 of 24 to 64 bytes, padded or not.
+_SECRET = (
+    rf"^{signing.PREFIX}(?:(?:{_B64}{{4}}){{8,20}}(?:{_B64}{{2}}(?:==)?|{_B64}{{3}}=?)?"
+    rf"|(?:{_B64}{{4}}){{21}}(?:{_B64}{{2}}(?:==)?)?)$"
+)
 Secret = Annotated[
     str,
     StringConstraints(max_length=200),
     AfterValidator(_secret),
-    Field(description="whsec_ and the base64 of 24 to 64 random bytes; generated if absent."),
+    Field(
+        description="whsec_ and the base64 of 24 to 64 random bytes; generated if absent.",
+        json_schema_extra={"pattern": _SECRET},
+    ),
 ]
 Description = Annotated[str, StringConstraints(max_length=500)]
 
@@ -80,10 +104,10 @@ class WebhookUpdate(Input):
     """Fields to change; absent fields stay. `enabled: false` disables the subscription: it
     receives no new events, and deliveries already due wait until it is enabled again."""
 
-    url: WebhookUrl | None = None
-    event_types: EventTypes | None = None
+    url: kept(WebhookUrl) = None
+    event_types: kept(EventTypes) = None
     description: Description | None = None
-    enabled: bool | None = None
+    enabled: kept(bool) = None
 
 
 class SecretRotation(Input):

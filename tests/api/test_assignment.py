@@ -116,7 +116,7 @@ def test_sellers_are_records_with_versions(admin: Client) -> None:
         0,
     )
     twice = admin.post("/api/sellers", json={"handle": "ana", "name": "Other"})
-    assert twice.status_code == 422
+    assert twice.status_code == 409
     assert twice.json()["errors"] == [
         {"field": "handle", "reason": "a seller with handle 'ana' exists"}
     ]

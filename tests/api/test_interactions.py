@@ -226,7 +226,12 @@ def test_a_time_without_timezone_is_refused_naming_the_item(
         item(contact_id=ana["id"]),
         item(contact_id=ana["id"], occurred_at="2026-01-15T10:00:00"),
     )
-    assert problems(response) == [("interactions.1.occurred_at", "Input should have timezone info")]
+    assert problems(response) == [
+        (
+            "interactions.1.occurred_at",
+            "not a date-time with a timezone (RFC 3339), e.g. 2026-12-01T09:00:00Z",
+        )
+    ]
     response = send(marketer, item(contact_id=ana["id"], kind="Page Visit", color="red"))
     assert {field for field, _ in problems(response)} == {
         "interactions.0.kind",

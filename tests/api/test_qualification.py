@@ -207,7 +207,7 @@ def test_a_published_qualification_is_read_only_until_stopped(marketer: TestClie
     draft = made.json()
     assert (draft["status"], draft["version"], made.headers["etag"]) == ("draft", 1, '"1"')
     assert draft["actions"] == {"marketing_qualified": True, "sales_ready": False, "activities": []}
-    assert create(marketer, {"model": "engagement", "score_at_least": 1}).status_code == 422
+    assert create(marketer, {"model": "engagement", "score_at_least": 1}).status_code == 409
 
     edited = marketer.patch(
         f"/api/qualifications/{draft['id']}",

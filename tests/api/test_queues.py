@@ -134,7 +134,7 @@ def test_mine_means_the_leads_of_the_seller_the_key_acts_for(
     assert ids(admin, "/api/queues/sales", ana, mine="false") == [to_ana["id"]]
     nobody = key_for(service, Role.SALESPERSON, None)
     refused = admin.get("/api/queues/sales", params={"mine": "true"}, headers=nobody)
-    assert refused.status_code == 422
+    assert refused.status_code == 403
     assert refused.json()["errors"][0]["field"] == "mine"
     assert "acts for no seller" in refused.json()["errors"][0]["reason"]
 
