@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, Request, Response
 from litestar.datastructures import State
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
@@ -13,7 +14,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 import bpf
-from api import VERSION, http_options, keys, lead_service, migrate, openapi
+from api import VERSION, http_options, keys, lead_service, migrate, openapi, query_params
 from api.auth import KeyAuthentication, KeyCache
 from api.bodies import StrictBodies
 from api.controllers.activities import ActivityController, lead_activities
@@ -95,6 +96,11 @@ def open_service(settings: Settings, *, migrate_embedded: bool = True) -> Servic
     return Service(settings, db, catalog, first_key)
 
 
+def _before_request(request: Request[Any, Any, Any]) -> Response[None] | None:
+    query_params.refuse_unknown(request)
+    return http_options.allow(request)
+
+
 def create_app(service: Service) -> Litestar:
     # transitions reports every state change at INFO; a service moving leads all day need not.
     logging.getLogger("transitions").setLevel(logging.WARNING)
@@ -157,7 +163,7 @@ def create_app(service: Service) -> Litestar:
             ),
             DefineMiddleware(KeyAuthentication, exclude=["^/health$", "^/ready$", "^/schema"]),
         ],
-        before_request=http_options.allow,
+        before_request=_before_request,
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=service.settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
@@ -178,4 +184,5 @@ def create_app(service: Service) -> Litestar:
         debug=False,
     )
     openapi.complete(app, interaction_kinds=service.settings.known_interaction_kinds())
+    query_params.index(app)
     return app
