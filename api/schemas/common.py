@@ -102,14 +102,16 @@ def read_only(where: str) -> Any:
 
 
 class _NotNull:
-    """Refuses null with "cannot be cleared", and leaves null out of the field's schema."""
+    """Leaves null out of the field's schema."""
 
     def __get_pydantic_json_schema__(
         self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
         found = handler(schema)
         members = [m for m in found.pop("anyOf", []) if m != {"type": "null"}]
-        return {**found, **members[0]} if len(members) == 1 else found
+        if len(members) == 1:
+            return {**found, **members[0]}
+        return {**found, "anyOf": members} if members else found
 
 
 def _refuse_null(value: object) -> object:
