@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any, Literal
 
 from litestar import Litestar
@@ -90,11 +90,16 @@ def complete(app: Litestar, *, interaction_kinds: Iterable[str]) -> None:
     kind = interaction.properties["kind"]
     assert isinstance(kind, Schema)
     kind.enum = sorted(interaction_kinds)
+    for path, method, operation in _operations(document):
+        _complete_operation(document, path, method, operation)
+
+
+def _operations(document: OpenAPI) -> Iterator[tuple[str, str, Operation]]:
     for path, item in (document.paths or {}).items():
         for method in ("get", "put", "post", "patch", "delete"):
             operation: Operation | None = getattr(item, method)
             if operation is not None:
-                _complete_operation(document, path, method, operation)
+                yield path, method, operation
 
 
 def _pydantic_schemas(document: OpenAPI) -> dict[str, Schema | Reference]:
@@ -106,9 +111,8 @@ def _pydantic_schemas(document: OpenAPI) -> dict[str, Schema | Reference]:
     models = _models_named(names)
     requests = {
         name
-        for item in (document.paths or {}).values()
-        for method in ("get", "put", "post", "patch", "delete")
-        if (operation := getattr(item, method)) is not None and operation.request_body is not None
+        for _, _, operation in _operations(document)
+        if operation.request_body is not None
         for name in _REF.findall(json.dumps(operation.request_body.to_schema()))
     }
     wanted: list[tuple[type[BaseModel], Literal["validation", "serialization"]]] = [

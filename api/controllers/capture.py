@@ -273,7 +273,8 @@ def _capture(
         return (200 if dry_run else 201), result.model_dump(mode="json")
 
     route = f"{request.method} {request.url.path}"
-    check_key(idempotency_key)  # a dry run stores no answer, but the key must still be one
+    if dry_run:
+        check_key(idempotency_key)  # no answer is stored, but the key must still be one
     key = None if dry_run else idempotency_key
     status, answer, replayed = run_once(
         db, request.user, key, route, lambda: data.model_dump(mode="json"), work

@@ -14,6 +14,7 @@ from api.schemas.common import (
     Email,
     Input,
     PositiveId,
+    Reason,
     Text100,
     Text200,
     kept,
@@ -41,7 +42,7 @@ class ContactFields(Input):
 class ConsentGiven(Input):
     level: ConsentLevel
     source: Text200 = Field(description="Where the consent came from: a form, a call, an import.")
-    note: Annotated[str, Field(min_length=1, max_length=1000)] | None = None
+    note: Reason | None = None
 
 
 class ContactCreate(ContactFields):

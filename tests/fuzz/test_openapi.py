@@ -84,7 +84,7 @@ CONFIG = schemathesis.Config.from_dict(
         "generation": {"max-examples": EXAMPLES, "database": "none"},
         "phases": {"stateful": {"max-steps": 8 if DEEP else 4}},
         "checks": {
-            # Replaced by positive_data_accepted_unless_stored_state_refuses, below.
+            # Replaced by positive_data_accepted_unless_beyond_schema, below.
             "positive_data_acceptance": {
                 "enabled": False,
                 "expected-statuses": ["2xx", "401", "403", "404", "409", "412", "429"],
@@ -130,7 +130,7 @@ BEYOND_SCHEMA = re.compile(
 
 
 @schemathesis.check
-def positive_data_accepted_unless_stored_state_refuses(
+def positive_data_accepted_unless_beyond_schema(
     ctx: Any, response: schemathesis.Response, case: schemathesis.Case
 ) -> bool | None:
     try:
