@@ -14,48 +14,52 @@ from litestar.openapi.spec import Components, SecurityScheme
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 import bpf
-from api import VERSION, http_options, keys, lead_service, migrate, openapi, query_params
-from api.auth import KeyAuthentication, KeyCache
-from api.bodies import StrictBodies
-from api.controllers.activities import ActivityController, lead_activities
-from api.controllers.capture import (
+from api import VERSION
+from api.http import openapi, options, query_params
+from api.http.auth import KeyAuthentication, KeyCache
+from api.http.bodies import StrictBodies
+from api.http.controllers.activities import ActivityController, lead_activities
+from api.http.controllers.capture import (
     EventController,
     FormController,
     LeadgenController,
     StrategyController,
 )
-from api.controllers.contacts import AccountController, ContactController
-from api.controllers.health import health, ready
-from api.controllers.imports import ImportController
-from api.controllers.interactions import InteractionController
-from api.controllers.jobs import JobController
-from api.controllers.leads import LeadController
-from api.controllers.opportunities import DispositionController, OpportunityController
-from api.controllers.processes import ProcessController
-from api.controllers.qualification import QualificationController
-from api.controllers.scoring import (
+from api.http.controllers.contacts import AccountController, ContactController
+from api.http.controllers.health import health, ready
+from api.http.controllers.imports import ImportController
+from api.http.controllers.interactions import InteractionController
+from api.http.controllers.jobs import JobController
+from api.http.controllers.leads import LeadController
+from api.http.controllers.opportunities import DispositionController, OpportunityController
+from api.http.controllers.processes import ProcessController
+from api.http.controllers.qualification import QualificationController
+from api.http.controllers.scoring import (
     ConfigurationController,
     EvaluationController,
     ScoringModelController,
     account_scores,
     lead_scores,
 )
-from api.controllers.sellers import (
+from api.http.controllers.sellers import (
     AssignmentRuleController,
     QueueController,
     SellerController,
     lead_assignments,
 )
-from api.controllers.webhooks import WebhookController
-from api.db import Database
-from api.job_runner import JobRunner
-from api.problems import EXCEPTION_HANDLERS
-from api.rate_limits import RateLimits
-from api.scheduler import Scheduler
-from api.secrets import ERASURE_PEPPER, secret
-from api.services import Services
+from api.http.controllers.webhooks import WebhookController
+from api.http.problems import EXCEPTION_HANDLERS
+from api.http.rate_limits import RateLimits
+from api.http.state import Services
+from api.jobs.runner import JobRunner
+from api.jobs.scheduler import Scheduler
+from api.jobs.webhook_sender import Sender
+from api.services import keys
+from api.services import leads as lead_service
 from api.settings import Settings
-from api.webhook_sender import Sender
+from api.storage import migrate
+from api.storage.db import Database
+from api.storage.secrets import ERASURE_PEPPER, secret
 
 
 @dataclass
@@ -98,7 +102,7 @@ def open_service(settings: Settings, *, migrate_embedded: bool = True) -> Servic
 
 def _before_request(request: Request[Any, Any, Any]) -> Response[None] | None:
     query_params.refuse_unknown(request)
-    return http_options.allow(request)
+    return options.allow(request)
 
 
 def create_app(service: Service) -> Litestar:

@@ -14,7 +14,7 @@ import bpf
 from api.settings import Settings
 
 if TYPE_CHECKING:
-    from api.import_service import Report
+    from api.services.imports import Report
     from leads.csvimport import ColumnMapping, RowError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="leadflow lead management.")
@@ -92,8 +92,8 @@ def diagram(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply every pending migration to LEADFLOW_DATABASE_URL."""
-    from api import migrate
-    from api.db import Database
+    from api.storage import migrate
+    from api.storage.db import Database
 
     settings = Settings()
     db = Database(settings.database_url)
@@ -121,8 +121,8 @@ def keys_create(
     """Create an API key and print it; it is shown this once and stored only as a hash."""
     from sqlmodel import col, select
 
-    from api import keys
-    from api.db import Database
+    from api.services import keys
+    from api.storage.db import Database
     from leads.sellers import Seller
 
     try:
@@ -155,8 +155,8 @@ def keys_list() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from api import keys
-    from api.db import Database
+    from api.services import keys
+    from api.storage.db import Database
 
     db = Database(Settings().database_url)
     try:
@@ -190,8 +190,8 @@ def keys_revoke(
 ) -> None:
     """Revoke an API key: requests with it get 401. A running service that checked the key
     in the last LEADFLOW_KEY_CACHE_SECONDS accepts it until that time has passed."""
-    from api import keys
-    from api.db import Database
+    from api.services import keys
+    from api.storage.db import Database
 
     settings = Settings()
     db = Database(settings.database_url)
@@ -240,10 +240,11 @@ def import_(
     """Import a CSV file into LEADFLOW_DATABASE_URL, streaming it; every bad row is reported
     as file:line with its column and reason. Exit code 1 when rows are bad and nothing was
     (or, in a dry run, would be) written."""
-    from api import import_service, migrate
-    from api.db import Database
-    from api.moves import Actor
-    from api.problems import Problem
+    from api.http.problems import Problem
+    from api.services import imports
+    from api.services.moves import Actor
+    from api.storage import migrate
+    from api.storage.db import Database
     from leads import csvimport
 
     try:
@@ -269,15 +270,15 @@ def import_(
             migrate.upgrade(db.write_engine)
         elif migrate.pending(db.engine):
             raise _fail(["the database schema is not up to date: run `leadflow db upgrade`"])
-        options = import_service.Options(
+        options = imports.Options(
             dry_run=dry_run, skip_bad_rows=skip_bad_rows, source=f"import of {file.name}"
         )
         actor = Actor(bpf.Actor.USER, "leadflow import")
         kinds = settings.known_interaction_kinds()
         with _import_progress(size) as progress:
             if stdin:
-                with import_service.text_lines(sys.stdin.buffer) as lines:
-                    report = import_service.import_csv(
+                with imports.text_lines(sys.stdin.buffer) as lines:
+                    report = imports.import_csv(
                         db,
                         catalog,
                         chosen,
@@ -289,7 +290,7 @@ def import_(
                         progress=lambda report: progress(report, None),
                     )
             else:
-                report = import_service.import_path(
+                report = imports.import_path(
                     db,
                     catalog,
                     chosen,
@@ -302,7 +303,7 @@ def import_(
                 )
     except csvimport.CsvError as exc:
         raise _fail([f"{name}:{p.line}: {_where(p)}{p.reason}" for p in exc.problems]) from None
-    except import_service.Refused as exc:
+    except imports.Refused as exc:
         _print_report(name, exc.report)
         raise typer.Exit(code=1) from None
     except Problem as exc:
@@ -411,10 +412,10 @@ def evaluate(
     evaluation job's lease, waiting while a scheduler runs another evaluation."""
     from sqlmodel import col, select
 
-    from api import scoring_service
     from api.app import NotMigrated, open_service
-    from api.job_runner import JobRunner
-    from api.job_runs import EVALUATION, JobRun
+    from api.jobs.runner import JobRunner
+    from api.services.scoring import evaluation as scoring_service
+    from api.storage.job_runs import EVALUATION, JobRun
     from scoring.tables import EvaluationRun
 
     settings = Settings()
@@ -471,7 +472,7 @@ def _job_progress(label: str) -> Iterator[Callable[[Any], None]]:
 
 
 def _waiting_for(runner: Any, name: str) -> None:
-    from api.leases import JobLease
+    from api.storage.leases import JobLease
     from leads.types import utcnow
 
     with runner.db.read() as session:
@@ -492,9 +493,9 @@ def jobs(ctx: typer.Context) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from api.db import Database
-    from api.job_runner import status
-    from api.jobs import defined
+    from api.jobs.definitions import defined
+    from api.jobs.runner import status
+    from api.storage.db import Database
 
     settings = Settings()
     db = Database(settings.database_url, wait_seconds=settings.database_wait_seconds)
@@ -536,9 +537,9 @@ def jobs_run(
 ) -> None:
     """Run a job now, in the foreground, with a progress bar. It takes the job's lease first,
     waiting while a scheduler runs it."""
-    from api import job_runs
     from api.app import NotMigrated, open_service
-    from api.job_runner import JobRunner
+    from api.jobs.runner import JobRunner
+    from api.storage import job_runs
 
     settings = Settings()
     try:
@@ -578,8 +579,8 @@ def scheduler() -> None:
     import threading
 
     from api.app import NotMigrated, open_service
-    from api.job_runner import JobRunner
-    from api.scheduler import Scheduler
+    from api.jobs.runner import JobRunner
+    from api.jobs.scheduler import Scheduler
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -676,9 +677,9 @@ def webhooks_send() -> None:
     import signal
     import threading
 
-    from api import migrate
-    from api.db import Database
-    from api.webhook_sender import Sender
+    from api.jobs.webhook_sender import Sender
+    from api.storage import migrate
+    from api.storage.db import Database
 
     settings = Settings()
     db = Database(settings.database_url)

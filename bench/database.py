@@ -11,8 +11,9 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from api import keys, migrate
-from api.db import Database
+from api.services import keys
+from api.storage import migrate
+from api.storage.db import Database
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 

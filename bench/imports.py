@@ -1,7 +1,7 @@
 """import: rows/s of `leadflow import` against a bare executemany insert of the same rows.
 
 A contacts CSV (mapped columns, a custom attribute, some emails repeated further down the file)
-is imported through `import_service.import_path`, the code `leadflow import` runs, into a fresh
+is imported through `imports.import_path`, the code `leadflow import` runs, into a fresh
 database; then an interactions CSV (external ids, a property, contacts by id) into the same
 database. In the same run, a second fresh database of the same schema gets the same rows, as the
 import stores them, through the DB-API driver's `executemany` in one transaction: the baseline
@@ -26,9 +26,10 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
 import bpf
-from api import import_service, migrate
-from api.db import Database
-from api.moves import Actor
+from api.services import imports
+from api.services.moves import Actor
+from api.storage import migrate
+from api.storage.db import Database
 from bench.database import bench_database
 from bench.report import print_result
 from leads import csvimport
@@ -90,8 +91,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--batch-rows",
         type=int,
-        default=import_service.BATCH_ROWS,
-        help=f"rows per batch (default {import_service.BATCH_ROWS})",
+        default=imports.BATCH_ROWS,
+        help=f"rows per batch (default {imports.BATCH_ROWS})",
     )
     parser.add_argument(
         "--database-url",
@@ -264,12 +265,12 @@ def _bare(value: Any, sqlite: bool) -> Any:
 
 def timed_import(
     url: str, kind: Kind, path: Path, mapping: csvimport.ColumnMapping | None, batch_rows: int
-) -> import_service.Report:
+) -> imports.Report:
     db = Database(url)
     catalog = bpf.Catalog.from_file(REPO_ROOT / "stages.yaml")
     shown = [0.0]
 
-    def progress(report: import_service.Report, _bytes: int) -> None:
+    def progress(report: imports.Report, _bytes: int) -> None:
         if report.seconds - shown[0] >= 10:
             shown[0] = report.seconds
             print(
@@ -278,13 +279,13 @@ def timed_import(
             )
 
     try:
-        return import_service.import_path(
+        return imports.import_path(
             db,
             catalog,
             kind,
             path,
             mapping=mapping,
-            options=import_service.Options(batch_rows=batch_rows, source="bench"),
+            options=imports.Options(batch_rows=batch_rows, source="bench"),
             actor=Actor(bpf.Actor.USER, "bench"),
             interaction_kinds=INTERACTION_KINDS,
             progress=progress,
@@ -406,7 +407,7 @@ def _measure(
     return 1 if failures else 0
 
 
-def _show(what: str, report: import_service.Report) -> None:
+def _show(what: str, report: imports.Report) -> None:
     print(
         f"{what}: {report.rows:,} rows in {report.seconds:.1f} s, "
         f"{report.rows_per_second:,.0f} rows/s ({report.created:,} created, "

@@ -740,8 +740,8 @@ def _cpu() -> float:
 
 def _child_evaluate(path: Path, now: int, chunk: int) -> dict[str, Any]:
     import bpf
-    from api import scoring_service
-    from api.db import Database
+    from api.services.scoring import evaluation as scoring_service
+    from api.storage.db import Database
 
     db = Database(f"sqlite:///{path}")
     try:
@@ -959,7 +959,7 @@ def _figures(label: str, result: dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     if args.leads < 10 or args.interactions_per_lead < 0 or args.rounds < 1:
         raise SystemExit("need --leads >= 10, --interactions-per-lead >= 0 and --rounds >= 1")
-    from api.scoring_service import CHUNK
+    from api.services.scoring.evaluation import CHUNK
 
     chunk = args.chunk or CHUNK
     parent = args.workdir or Path(tempfile.gettempdir())

@@ -40,7 +40,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from api.db import Database
+from api.storage.db import Database
 from bench.client import Answer, Connection, open_connections
 from bench.database import bench_database, prepare
 from bench.load import Tally, run_async

@@ -16,10 +16,11 @@ from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
 import bpf
-from api import keys, migrate
 from api.app import Service, create_app, open_service
-from api.db import Database
+from api.services import keys
 from api.settings import Settings
+from api.storage import migrate
+from api.storage.db import Database
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("LEADFLOW_TEST_DATABASE_URL") else [])
 BUNDLED_STAGES = bpf.bundled_stages_file()

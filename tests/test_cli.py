@@ -193,10 +193,10 @@ def test_the_readme_shows_the_bundled_process_as_leadflow_diagram_draws_it() -> 
 def test_evaluate_rescores_with_a_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LEADFLOW_DATABASE_URL", f"sqlite:///{tmp_path / 'e.db'}")
     monkeypatch.setenv("LEADFLOW_STAGES_FILE", str(BUNDLED))
-    from api import lead_service
     from api.app import open_service
-    from api.moves import Actor
-    from api.schemas.leads import LeadCreate
+    from api.services import leads as lead_service
+    from api.services.moves import Actor
+    from api.services.schemas.leads import LeadCreate
     from api.settings import Settings
     from scoring.tables import ScoringModel
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
-from api import migrate
-from api.db import Database
+from api.storage import migrate
+from api.storage.db import Database
 from leads.models import Account
 
 

@@ -10,10 +10,10 @@ from sqlmodel import col, select
 from typer.testing import CliRunner
 
 import bpf
-from api import import_service
 from api.cli import app
-from api.db import Database
-from api.moves import Actor
+from api.services import imports
+from api.services.moves import Actor
+from api.storage.db import Database
 from leads.csvimport import Kind
 from leads.models import INTERACTION_KINDS, Contact, Interaction
 
@@ -188,7 +188,7 @@ def test_the_file_is_read_as_the_batches_are_written(env: str) -> None:
             taken += 1
             yield f"page_visit,2026-03-01T09:00:00Z,{number % 2 + 1},s-{number}\n"
 
-    def progress(report: import_service.Report) -> None:
+    def progress(report: imports.Report) -> None:
         if not seen_at_first_batch:
             seen_at_first_batch.append(taken)
 
@@ -196,12 +196,12 @@ def test_the_file_is_read_as_the_batches_are_written(env: str) -> None:
     try:
         with db.write() as session:
             session.add_all([Contact(email="a@example.com"), Contact(email="b@example.com")])
-        report = import_service.import_csv(
+        report = imports.import_csv(
             db,
             bpf.Catalog.from_file(BUNDLED),
             Kind.INTERACTIONS,
             lines(),
-            options=import_service.Options(batch_rows=size),
+            options=imports.Options(batch_rows=size),
             actor=Actor(bpf.Actor.USER, "test"),
             interaction_kinds=INTERACTION_KINDS,
             progress=progress,

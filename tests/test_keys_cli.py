@@ -7,9 +7,9 @@ from litestar.testing import TestClient
 from sqlmodel import col, select
 from typer.testing import CliRunner
 
-from api import keys
 from api.app import Service, create_app
 from api.cli import app
+from api.services import keys
 
 runner = CliRunner()
 

@@ -8,8 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from api.cli import app
-from api.db import Database
-from api.keys import authenticate
+from api.services.keys import authenticate
+from api.storage.db import Database
 
 runner = CliRunner()
 

@@ -6,8 +6,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
-import api.models  # noqa: F401
-from api.db import Database
+import api.storage.tables  # noqa: F401
+from api.storage.db import Database
 
 
 def test_migrations_match_the_models(database_url: str) -> None:

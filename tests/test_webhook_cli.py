@@ -7,10 +7,12 @@ import signal
 import subprocess
 import sys
 
-from api import events, migrate, webhook_service
-from api.db import Database
-from api.events import EventType
-from api.schemas.webhooks import WebhookCreate
+from api.services import outbox
+from api.services import webhooks as webhook_service
+from api.services.outbox import EventType
+from api.services.schemas.webhooks import WebhookCreate
+from api.storage import migrate
+from api.storage.db import Database
 from tests.receiver import Receiver, receiving
 
 
@@ -23,7 +25,7 @@ def test_the_sender_runs_as_its_own_process_and_stops_on_sigterm(database_url: s
             data = WebhookCreate(url=url, event_types=["lead.created"])
             _, secret = webhook_service.create(db, data)
             with db.write_connection() as connection:
-                events.emit(connection, EventType.LEAD_CREATED, [{"lead_id": 1}, {"lead_id": 2}])
+                outbox.emit(connection, EventType.LEAD_CREATED, [{"lead_id": 1}, {"lead_id": 2}])
         finally:
             db.dispose()
         env = {

@@ -14,8 +14,9 @@ import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from api import keys, migrate
-from api.db import Database
+from api.services import keys
+from api.storage import migrate
+from api.storage.db import Database
 from tests.conftest import BUNDLED_STAGES
 from tests.receiver import Receiver, free_port, receiving
 

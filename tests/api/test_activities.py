@@ -12,7 +12,7 @@ from litestar.testing import TestClient
 from sqlmodel import func, select
 
 from api.app import Service, create_app, open_service
-from api.keys import Role, create_key
+from api.services.keys import Role, create_key
 from api.settings import Settings
 from leads.activities import Activity
 from leads.types import utcnow

@@ -12,12 +12,13 @@ import pytest
 from litestar.testing import TestClient
 
 import bpf
-from api import lead_service, seller_service
 from api.app import Service
-from api.keys import Role
-from api.moves import Actor
-from api.schemas.leads import LeadCreate
-from api.schemas.sellers import RuleCreate
+from api.services import leads as lead_service
+from api.services import sellers as seller_service
+from api.services.keys import Role
+from api.services.moves import Actor
+from api.services.schemas.leads import LeadCreate
+from api.services.schemas.sellers import RuleCreate
 from scoring.routing import Strategy
 from tests.api.test_scoring import interact, live
 from tests.conftest import KeyMaker

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlmodel import select
 
 from api.app import Service, create_app, open_service
-from api.keys import ApiKey, Role, create_key
+from api.services.keys import ApiKey, Role, create_key
 from api.settings import Settings
 from tests.api.test_assignment import rule, seller
 from tests.api.test_qualification import published

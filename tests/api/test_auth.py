@@ -9,8 +9,8 @@ from litestar.testing import TestClient
 from sqlmodel import select
 
 from api.app import Service, create_app, open_service
-from api.auth import KeyCache
-from api.keys import ApiKey, Principal, Role, authenticate, create_key
+from api.http.auth import KeyCache
+from api.services.keys import ApiKey, Principal, Role, authenticate, create_key
 from api.settings import Settings
 
 

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 
 from api.app import Service, create_app
-from api.keys import Role
+from api.services.keys import Role
 from tests.conftest import KeyMaker
 from tests.server import serving
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from litestar.testing import TestClient
 
-from api.keys import Role
+from api.services.keys import Role
 from tests.conftest import KeyMaker
 
 Client = TestClient  # type: ignore[type-arg]

@@ -9,7 +9,7 @@ from litestar.testing import TestClient
 from sqlmodel import select
 
 from api.app import Service
-from api.keys import Role
+from api.services.keys import Role
 from leads.activities import Activity
 from leads.models import STATUS_REASONS, LeadStatus
 from leads.opportunities import Opportunity

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-from api import keys
 from api.app import create_app, open_service
-from api.controllers import imports
-from api.keys import Role
+from api.http.controllers import imports
+from api.services import keys
+from api.services.keys import Role
 from api.settings import Settings
 from tests.conftest import KeyMaker
 

@@ -15,9 +15,9 @@ import pytest
 from litestar.testing import TestClient
 from sqlmodel import func, select
 
-from api import keys
 from api.app import Service, create_app, open_service
-from api.keys import Role
+from api.services import keys
+from api.services.keys import Role
 from api.settings import Settings
 from leads.models import Interaction
 from tests.conftest import KeyMaker

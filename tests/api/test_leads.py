@@ -6,7 +6,7 @@ from typing import Any
 
 from litestar.testing import TestClient
 
-from api.keys import Role
+from api.services.keys import Role
 from tests.conftest import KeyMaker
 
 AMQ = "automated_marketing_qualification"

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-from api.keys import Role
+from api.services.keys import Role
 
 Client = TestClient  # type: ignore[type-arg]
 Headers = dict[str, str]

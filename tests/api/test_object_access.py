@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from litestar.testing import TestClient
 
-from api import keys
 from api.app import Service
-from api.keys import Role
+from api.services import keys
+from api.services.keys import Role
 
 Client = TestClient  # type: ignore[type-arg]
 Headers = dict[str, str]

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlmodel import col, func, select
 
 from api.app import Service
-from api.keys import Role
+from api.services.keys import Role
 from leads.models import ConsentChange, ErasedPerson, Interaction, StageChange
 from tests.conftest import KeyMaker
 

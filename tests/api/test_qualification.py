@@ -11,10 +11,10 @@ import pytest
 from litestar.testing import TestClient
 
 import bpf
-from api import scoring_service
 from api.app import Service, create_app, open_service
-from api.keys import Role, create_key
-from api.services import Services
+from api.http.state import Services
+from api.services.keys import Role, create_key
+from api.services.scoring import evaluation as scoring_service
 from api.settings import Settings
 from tests.api.test_assignment import close
 from tests.api.test_scoring import ago, contact, history, interact, lead, live, wait

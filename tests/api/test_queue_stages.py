@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from litestar.testing import TestClient
 
-from api.keys import Role
+from api.services.keys import Role
 from tests.api.test_assignment import lead
 from tests.api.test_queues import SCORED, ids
 from tests.api.test_scoring import live

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-from api import keys
 from api.app import Service
-from api.keys import Role
+from api.services import keys
+from api.services.keys import Role
 from tests.api.test_assignment import close, lead, patch, ready_lead, rule, seller
 from tests.api.test_scoring import live
 from tests.conftest import KeyMaker

@@ -18,8 +18,8 @@ from litestar.testing import TestClient
 from pydantic import ValidationError
 
 import bpf
-from api import keys
 from api.app import create_app, open_service
+from api.services import keys
 from api.settings import Settings
 
 Client = TestClient  # type: ignore[type-arg]

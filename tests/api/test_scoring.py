@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-from api import scoring_service
 from api.app import Service
-from api.keys import Role
+from api.services.keys import Role
+from api.services.scoring import evaluation as scoring_service
 from leads.types import utcnow
 from tests.conftest import KeyMaker
 

@@ -9,7 +9,7 @@ from litestar.testing import TestClient
 
 import bpf
 from api.app import create_app, open_service
-from api.keys import Role
+from api.services.keys import Role
 from api.settings import Settings
 from tests.conftest import KeyMaker
 
@@ -28,7 +28,7 @@ def seed(settings: Settings, stage_moves: dict[str, int]) -> None:
     try:
         with TestClient(create_app(service)) as client:
             with service.db.write() as session:
-                from api.keys import create_key
+                from api.services.keys import create_key
 
                 _, secret = create_key(session, Role.ADMIN, "seeder")
             client.headers["Authorization"] = f"Bearer {secret}"
@@ -74,7 +74,7 @@ def test_start_up_refuses_a_file_that_drops_an_occupied_stage(
     try:
         with TestClient(create_app(service)) as client:
             with service.db.write() as session:
-                from api.keys import create_key
+                from api.services.keys import create_key
 
                 _, secret = create_key(session, Role.ADMIN, "checker")
             client.headers["Authorization"] = f"Bearer {secret}"

@@ -9,12 +9,12 @@ import threading
 from sqlalchemy import update
 from sqlmodel import col, select
 
-from api import events, webhook_service
 from api.app import Service
-from api.events import EventType
-from api.schemas.webhooks import WebhookCreate
-from api.webhook_sender import claim, purge
-from api.webhook_tables import DeliveryStatus, WebhookDelivery, WebhookEvent
+from api.jobs.webhook_sender import claim, purge
+from api.services import outbox, webhooks
+from api.services.outbox import EventType
+from api.services.schemas.webhooks import WebhookCreate
+from api.storage.webhook_tables import DeliveryStatus, WebhookDelivery, WebhookEvent
 from leads.types import utcnow
 
 DELIVERIES = 60
@@ -23,10 +23,10 @@ DELIVERIES = 60
 def test_two_senders_claiming_at_once_never_take_the_same_delivery(service: Service) -> None:
     db = service.db
     data = WebhookCreate(url="http://127.0.0.1:9/hooks", event_types=["lead.created"])
-    webhook_service.create(db, data)
+    webhooks.create(db, data)
     with db.write_connection() as connection:
         rows = [{"lead_id": n} for n in range(DELIVERIES)]
-        assert events.emit(connection, EventType.LEAD_CREATED, rows) == DELIVERIES
+        assert outbox.emit(connection, EventType.LEAD_CREATED, rows) == DELIVERIES
     now = utcnow() + dt.timedelta(seconds=1)
     taken: list[list[int]] = [[], []]
     barrier = threading.Barrier(2)
@@ -49,12 +49,12 @@ def test_two_senders_claiming_at_once_never_take_the_same_delivery(service: Serv
 def test_old_messages_nothing_awaits_are_purged_with_their_log(service: Service) -> None:
     db = service.db
     data = WebhookCreate(url="http://127.0.0.1:9/hooks", event_types=["lead.created"])
-    webhook_service.create(db, data)
+    webhooks.create(db, data)
     now = utcnow()
     old = now - dt.timedelta(days=40)
     with db.write_connection() as connection:
-        events.emit(connection, EventType.LEAD_CREATED, [{"lead_id": 1}, {"lead_id": 2}], now=old)
-        events.emit(connection, EventType.LEAD_CREATED, [{"lead_id": 3}], now=now)
+        outbox.emit(connection, EventType.LEAD_CREATED, [{"lead_id": 1}, {"lead_id": 2}], now=old)
+        outbox.emit(connection, EventType.LEAD_CREATED, [{"lead_id": 3}], now=now)
     with db.write() as session:
         session.execute(
             update(WebhookDelivery)

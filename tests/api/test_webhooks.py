@@ -18,9 +18,9 @@ from sqlmodel import col, select
 from standardwebhooks.webhooks import Webhook
 
 from api.app import Service, create_app, open_service
-from api.keys import Role
+from api.services.keys import Role
 from api.settings import Settings
-from api.webhook_tables import WebhookDelivery, WebhookEvent
+from api.storage.webhook_tables import WebhookDelivery, WebhookEvent
 from tests.api.test_assignment import ready_lead, rule, seller
 from tests.api.test_qualification import ENGAGEMENT, opens, person_lead, published
 from tests.api.test_scoring import live

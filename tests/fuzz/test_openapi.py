@@ -41,10 +41,10 @@ from schemathesis.python import asgi
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 import bpf
-from api import keys
 from api.app import Service, create_app, open_service
-from api.db import Database
+from api.services import keys
 from api.settings import Settings
+from api.storage.db import Database
 
 DEEP = os.environ.get("LEADFLOW_FUZZ") == "deep"
 SEED = int(os.environ.get("LEADFLOW_FUZZ_SEED", "20261201"))

@@ -11,8 +11,8 @@ from litestar.testing import TestClient
 from sqlalchemy import insert, select, text
 
 import bpf
-from api import scoring_service
-from api.db import Database
+from api.services.scoring import evaluation as scoring_service
+from api.storage.db import Database
 from leads.models import Interaction, Lead
 from leads.types import epoch, utcnow
 from scoring.sql import Compiler

@@ -13,10 +13,10 @@ from litestar.testing import TestClient
 from sqlalchemy import update
 
 from api.app import Service, create_app
-from api.idempotency import IdempotencyRecord
-from api.keys import Role
-from api.leases import Lease
+from api.services.idempotency import IdempotencyRecord
+from api.services.keys import Role
 from api.settings import Settings
+from api.storage.leases import Lease
 from leads.types import utcnow
 from tests.conftest import KeyMaker
 from tests.jobs.helpers import run_job, seed, wait_run

@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from api import job_runs
 from api.app import Service
-from api.job_runs import JobRun
+from api.storage import job_runs
+from api.storage.job_runs import JobRun
 from leads.models import Lead
 from scoring.tables import EvaluationRun
 from tests.jobs.helpers import expected_scores, seed, stored_scores

@@ -12,12 +12,12 @@ import pytest
 from sqlalchemy import func, update
 from sqlmodel import col, select
 
-from api import job_runs
 from api.app import Service
-from api.job_runner import JobRunner
-from api.job_runs import JobRun
-from api.leases import JobLease, Lease, LeaseLost
+from api.jobs.runner import JobRunner
 from api.settings import Settings
+from api.storage import job_runs
+from api.storage.job_runs import JobRun
+from api.storage.leases import JobLease, Lease, LeaseLost
 from leads.models import StageChange
 from leads.types import utcnow
 from scoring.tables import EvaluationRun

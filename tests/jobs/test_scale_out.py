@@ -17,10 +17,10 @@ import httpx
 import pytest
 from sqlmodel import col, select
 
-from api import keys
 from api.app import Service
-from api.job_runs import EVALUATION, JobRun
-from api.keys import Role
+from api.services import keys
+from api.services.keys import Role
+from api.storage.job_runs import EVALUATION, JobRun
 from leads.models import Interaction, StageChange
 from leads.types import utcnow
 from scoring.tables import EvaluationRun

@@ -14,7 +14,7 @@ from sqlalchemy import update
 
 import bpf
 from api.app import Service
-from api.keys import Role
+from api.services.keys import Role
 from bpf.validation import parse
 from leads.models import Lead
 from leads.types import utcnow

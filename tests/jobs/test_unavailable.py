@@ -12,11 +12,11 @@ import pytest
 from litestar.testing import TestClient
 from sqlalchemy.engine import make_url
 
-from api import keys
 from api.app import Service
-from api.db import Database
-from api.keys import Role
+from api.services import keys
+from api.services.keys import Role
 from api.settings import Settings
+from api.storage.db import Database
 from tests.conftest import KeyMaker
 from tests.processes import free_port, leadflow, wait_ready
 from tests.proxy import Proxy

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import delete
 
-from api.db import Database
+from api.storage.db import Database
 from leads.models import Account, Lead
 from scoring.definition import Condition, ScoringDefinition
 from scoring.sql import CompiledModel, Compiler

@@ -13,11 +13,12 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, insert, update
 from sqlmodel import select
 
-from api import outcomes, scoring_service
 from api.app import Service, open_service
-from api.lead_service import add_lead
-from api.moves import Actor
-from api.schemas.leads import LeadCreate
+from api.services.leads import add_lead
+from api.services.moves import Actor
+from api.services.schemas.leads import LeadCreate
+from api.services.scoring import evaluation as scoring_service
+from api.services.scoring import outcomes
 from api.settings import Settings
 from bpf import Actor as ActorKind
 from leads.models import Account, Contact, Interaction, Lead, StageChange

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, insert, update
 from sqlmodel import select
 
-from api import scoring_service
 from api.app import Service, open_service
+from api.services.scoring import evaluation as scoring_service
 from api.settings import Settings
 from bpf import Actor as ActorKind
 from leads.models import Contact, Interaction, Lead, LeadStatus, StageChange

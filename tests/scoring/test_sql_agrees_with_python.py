@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, insert
 from sqlmodel import select
 
-from api.db import Database
+from api.storage.db import Database
 from leads.models import Account, Contact, Interaction, Lead
 from leads.types import epoch
 from scoring.definition import ScoringDefinition

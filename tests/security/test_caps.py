@@ -22,9 +22,9 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from api import keys
 from api.app import create_app, open_service
-from api.keys import Role
+from api.services import keys
+from api.services.keys import Role
 from api.settings import Settings
 from scoring.definition import MAX_CONDITIONS, MAX_DEPTH, MAX_GRADES, MAX_RULES, MAX_VALUES
 from tests.api.test_scoring import live

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-from api import keys
 from api.app import create_app, open_service
+from api.services import keys
 from api.settings import Settings
 from tests.conftest import BUNDLED_STAGES
 

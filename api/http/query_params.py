@@ -1,0 +1,33 @@
+"""Query parameters an operation does not have are refused, naming each, rather than ignored: a
+misspelt filter (`?ownr=ana`) would otherwise list everything."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Litestar, Request
+from litestar.routes import HTTPRoute
+
+from api.http.problems import invalid
+
+_KNOWN = "query_parameters"
+
+
+def index(app: Litestar) -> None:
+    """Note on each route handler the query parameters it reads."""
+    for route in app.routes:
+        if isinstance(route, HTTPRoute):
+            for handler, kwargs_model in route.route_handler_map.values():
+                names = {p.field_alias for p in kwargs_model.expected_query_params}
+                handler.opt[_KNOWN] = frozenset(names)
+
+
+def refuse_unknown(request: Request[Any, Any, Any]) -> None:
+    known: frozenset[str] | None = request.route_handler.opt.get(_KNOWN)
+    if known is None:
+        return
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        hint = f"its parameters: {', '.join(sorted(known))}" if known else "it takes none"
+        reason = f"not a query parameter of this operation; {hint}"
+        raise invalid([{"field": name, "reason": reason} for name in unknown])

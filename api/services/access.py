@@ -1,0 +1,68 @@
+"""Which leads a caller may see and change: one rule, as a SQL condition on the lead table.
+
+Admins, marketers and service keys see every lead. A salesperson sees the leads owned by the
+seller their key acts for or by a seller of the same team (a key acting for no seller sees
+none). A teleprospector sees the leads in a stage stages.yaml puts in the teleprospecting
+queue, and those owned by the seller their key acts for. A lead outside the rule is answered
+exactly as a lead that does not exist.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, Connection, and_, false, or_, select
+
+import bpf
+from api.http.problems import not_found
+from api.services import assignment
+from api.services.assignment import LEADS, SELLERS
+from api.services.keys import Principal, Role
+
+Scope = ColumnElement[bool] | None
+"""A condition on the lead table, or None for every lead."""
+
+SEES_ALL = frozenset({Role.ADMIN, Role.MARKETER, Role.SERVICE})
+
+
+def scope(principal: Principal, catalog: bpf.Catalog) -> Scope:
+    """The leads the principal may see."""
+    if principal.role in SEES_ALL:
+        return None
+    handle = principal.seller
+    if principal.role is Role.TELEPROSPECTOR:
+        stages = assignment.in_stages(assignment.queue_stages(catalog, "teleprospecting"))
+        return stages if handle is None else or_(stages, LEADS.c.owner == handle)
+    if handle is None:
+        return false()
+    team = select(SELLERS.c.team).where(SELLERS.c.handle == handle).scalar_subquery()
+    teammates = select(SELLERS.c.handle).where(SELLERS.c.team.is_not(None), SELLERS.c.team == team)
+    return or_(LEADS.c.owner == handle, LEADS.c.owner.in_(teammates))
+
+
+def clauses(where: Scope) -> list[ColumnElement[bool]]:
+    """The scope as clauses to add to a query on the lead table."""
+    return [] if where is None else [where]
+
+
+def belongs(column: ColumnElement[int | None], where: Scope) -> list[ColumnElement[bool]]:
+    """Clauses keeping the records whose lead (`column`) is visible."""
+    if where is None:
+        return []
+    return [and_(column.is_not(None), column.in_(select(LEADS.c.id).where(where)))]
+
+
+def require(connection: Connection, where: Scope, lead_id: int) -> None:
+    """404, as for a lead that does not exist, unless the lead is visible. In a write
+    transaction, call it once the lead is locked: it then reads the owner as it stays until
+    the change commits, so a lead reassigned meanwhile is not changed by its former owner."""
+    if not sees(connection, where, lead_id):
+        raise not_found("lead", lead_id)
+
+
+def sees(connection: Connection, where: Scope, lead_id: int | None) -> bool:
+    """Whether the lead is visible; a record of no lead is visible only to those who see all."""
+    if where is None:
+        return True
+    if lead_id is None:
+        return False
+    query = select(LEADS.c.id).where(LEADS.c.id == lead_id, where)
+    return connection.execute(query).first() is not None
