@@ -11,6 +11,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 import bpf
 from api.storage.db import unavailable
+from leads import errors as domain
 
 log = logging.getLogger("leadflow")
 
@@ -79,12 +80,29 @@ def not_found(kind: str, ident: object) -> Problem:
     return Problem(404, "not-found", "Not found", f"there is no {kind} {ident}")
 
 
+STATUS: dict[type[domain.DomainError], int] = {
+    domain.NotFound: 404,
+    domain.InvalidInput: 422,
+    domain.Taken: 409,
+    domain.Conflict: 409,
+    domain.VersionRequired: 428,
+    domain.StaleVersion: 412,
+}
+
+
+def _from_error(exc: domain.DomainError) -> Problem:
+    status = next(code for kind, code in STATUS.items() if isinstance(exc, kind))
+    return Problem(status, exc.slug, exc.title, exc.detail, errors=exc.errors, **exc.extra)
+
+
 _UNKNOWN_NAME_FIELD = {"trigger": "trigger", "stage": "to", "process": "process"}
 
 
 def _from_domain(exc: Exception) -> Problem:
     if isinstance(exc, Problem):
         return exc
+    if isinstance(exc, domain.DomainError):
+        return _from_error(exc)
     if isinstance(exc, bpf.UnknownName):
         reason = exc.message + (f"; {exc.hint}" if exc.hint else "")
         return field_error(_UNKNOWN_NAME_FIELD.get(exc.kind, exc.kind), reason)
