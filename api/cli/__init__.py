@@ -700,7 +700,3 @@ def webhooks_send() -> None:
 
 def main() -> None:
     app()
-
-
-if __name__ == "__main__":
-    sys.exit(main())
