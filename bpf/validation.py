@@ -26,7 +26,7 @@ from bpf.schema import (
     ProcessDef,
     StagesFileDef,
 )
-from leads.activities import ActivityKind
+from leads.activity_kinds import ActivityKind
 
 Path_ = tuple[Any, ...]
 

@@ -3,32 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from enum import StrEnum
 
 from sqlalchemy import Column, ForeignKey, Index
 from sqlmodel import Field, SQLModel
 
+from leads.activity_kinds import ActivityKind, ActivitySource, ActivityStatus
 from leads.types import Id, UTCDateTime, utcnow
 
-
-class ActivityKind(StrEnum):
-    TASK = "task"
-    PHONE_CALL = "phone_call"
-    APPOINTMENT = "appointment"
-
-
-class ActivityStatus(StrEnum):
-    OPEN = "open"
-    COMPLETED = "completed"
-    CANCELED = "canceled"
-
-
-class ActivitySource(StrEnum):
-    """What made an activity: entering a stage, a qualification action, or a person."""
-
-    STAGE_ENTRY = "stage_entry"
-    QUALIFICATION = "qualification"
-    MANUAL = "manual"
+__all__ = ["Activity", "ActivityKind", "ActivitySource", "ActivityStatus"]
 
 
 class Activity(SQLModel, table=True):

@@ -246,6 +246,7 @@ def import_(
     from api.storage import migrate
     from api.storage.db import Database
     from leads import csvimport
+    from leads.errors import DomainError
 
     try:
         chosen = csvimport.Kind(kind)
@@ -306,7 +307,7 @@ def import_(
     except imports.Refused as exc:
         _print_report(name, exc.report)
         raise typer.Exit(code=1) from None
-    except Problem as exc:
+    except (Problem, DomainError) as exc:
         raise _fail([f"{name}: {exc.detail}"]) from None
     except OSError as exc:
         raise _fail([f"{name}: cannot read the file: {exc.strerror}"]) from None

@@ -13,9 +13,9 @@ from sqlalchemy import Column, Index, delete, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel
 
-from api.http.problems import Problem, field_error
 from api.services.keys import Principal
 from api.storage.db import Database
+from leads.errors import InvalidInput
 from leads.types import Id, JSONValue, UTCDateTime, utcnow
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ ATTEMPTS = 3
 
 def check_key(key: str | None) -> None:
     if key is not None and not 0 < len(key) <= KEY_MAX:
-        raise field_error("Idempotency-Key", f"must be 1 to {KEY_MAX} characters")
+        raise InvalidInput.field("Idempotency-Key", f"must be 1 to {KEY_MAX} characters")
 
 
 def run_once(
@@ -125,12 +125,12 @@ def _answer_of(
     if record is None:
         return None
     if record.route != route or record.request_hash != digest:
-        raise Problem(
-            422,
-            "idempotency-key-reused",
-            "Idempotency key reused",
-            f"Idempotency-Key '{key}' was first used for a different request ({record.route})",
-            errors=[{"field": "Idempotency-Key", "reason": "already used with another body"}],
+        raise InvalidInput(
+            [{"field": "Idempotency-Key", "reason": "already used with another body"}],
+            slug="idempotency-key-reused",
+            title="Idempotency key reused",
+            detail=f"Idempotency-Key '{key}' was first used for a different request "
+            f"({record.route})",
         )
     return record.status_code, record.response
 

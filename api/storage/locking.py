@@ -6,7 +6,7 @@ from typing import Any, Protocol, TypeVar
 
 from sqlmodel import Session, col, select
 
-from api.http.problems import Problem, not_found
+from leads.errors import NotFound, StaleVersion, VersionRequired
 
 
 class Versioned(Protocol):
@@ -23,28 +23,17 @@ def etag(version: int) -> str:
 
 def check_if_match(if_match: str | None, version: int, kind: str) -> None:
     if if_match is None:
-        raise Problem(
-            428,
-            "precondition-required",
-            "Precondition required",
-            f"send If-Match with the ETag of the {kind} you read, so no change is lost",
-        )
+        raise VersionRequired(kind)
     tags = [t.strip() for t in if_match.split(",")]
     if "*" in tags or etag(version) in tags:
         return
-    raise Problem(
-        412,
-        "stale-version",
-        "Precondition failed",
-        f"the {kind} changed since you read it: it is now at version {version}; read it again",
-        current_version=version,
-    )
+    raise StaleVersion(kind, version)
 
 
 def locked(session: Session, model: type[Row], ident: int, if_match: str | None, kind: str) -> Row:
     """Read a row for change, holding its lock until the transaction ends, and check If-Match."""
     row = session.exec(select(model).where(col(model.id) == ident).with_for_update()).first()  # type: ignore[arg-type]
     if row is None:
-        raise not_found(kind, ident)
+        raise NotFound(kind, ident)
     check_if_match(if_match, row.version, kind)
     return row

@@ -6,7 +6,7 @@ import base64
 import binascii
 from typing import Any, TypeVar
 
-from api.http.problems import field_error
+from leads.errors import InvalidInput
 
 MAX_PAGE = 200
 
@@ -28,7 +28,7 @@ def decode_cursor(cursor: str | None) -> int:
             raise ValueError
         return int(value)
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise field_error("cursor", "not a cursor this API returned") from None
+        raise InvalidInput.field("cursor", "not a cursor this API returned") from None
 
 
 def page(rows: list[T], limit: int) -> tuple[list[T], str | None]:

@@ -18,7 +18,6 @@ from sqlalchemy import select as select_rows
 from sqlmodel import Session, col, select
 
 import bpf
-from api.http.problems import Problem, invalid, not_found, taken
 from api.services import activity_rows as activities
 from api.services import outbox
 from api.services.activity_rows import Source
@@ -29,6 +28,7 @@ from api.services.scoring import outcomes
 from api.storage import job_runs
 from api.storage.db import Database
 from api.storage.locking import locked
+from leads.errors import Conflict, InvalidInput, NotFound, Taken
 from leads.models import Lead, LeadRow, LeadStatus
 from leads.types import utcnow
 from scoring import qualification
@@ -46,8 +46,8 @@ KIND = "qualification"
 MARKETING_QUALIFIED = "marketing_qualified"
 
 
-def _conflict(detail: str) -> Problem:
-    return Problem(409, "qualification-state", "Not in this state", detail)
+def _conflict(detail: str) -> Conflict:
+    return Conflict(detail, slug="qualification-state", title="Not in this state")
 
 
 # -- checking -------------------------------------------------------------------------------
@@ -69,8 +69,8 @@ def scoring_models(session: Session) -> dict[str, ModelInfo]:
     return models
 
 
-def _errors(problems: list[tuple[str, str]]) -> Problem:
-    return invalid([{"field": path, "reason": reason} for path, reason in problems])
+def _errors(problems: list[tuple[str, str]]) -> InvalidInput:
+    return InvalidInput([{"field": path, "reason": reason} for path, reason in problems])
 
 
 def _parse(raw: Any) -> Criteria:
@@ -95,7 +95,7 @@ def warnings(session: Session, row: Qualification) -> list[tuple[str, str]]:
 def _unique_name(session: Session, name: str, ident: int | None = None) -> None:
     other = session.exec(select(Qualification).where(col(Qualification.name) == name)).first()
     if other is not None and other.id != ident:
-        raise taken("name", f"a qualification named '{name}' exists")
+        raise Taken("name", f"a qualification named '{name}' exists")
 
 
 # -- the lifecycle --------------------------------------------------------------------------
@@ -206,7 +206,7 @@ def read(db: Database, ident: int) -> tuple[Qualification, list[tuple[str, str]]
     with db.read() as session:
         row = session.get(Qualification, ident)
         if row is None:
-            raise not_found(KIND, ident)
+            raise NotFound(KIND, ident)
         return row, warnings(session, row)
 
 
