@@ -11,6 +11,7 @@ from litestar.datastructures import State
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.types import ControllerRouterHandler, LifespanHook
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 import bpf
@@ -108,6 +109,28 @@ def _before_request(request: Request[Any, Any, Any]) -> Response[None] | None:
 def create_app(service: Service) -> Litestar:
     # transitions reports every state change at INFO; a service moving leads all day need not.
     logging.getLogger("transitions").setLevel(logging.WARNING)
+    parts = _services(service)
+    starting, stopping = _lifespan(service, parts)
+    app = Litestar(
+        on_startup=starting,
+        on_shutdown=stopping,
+        route_handlers=_route_handlers(),
+        state=State({"services": parts}),
+        middleware=_middleware(service.settings),
+        before_request=_before_request,
+        exception_handlers=EXCEPTION_HANDLERS,
+        request_max_body_size=service.settings.max_body_bytes,
+        openapi_config=_openapi_config(),
+        plugins=[StrictBodies()],
+        logging_config=None,
+        debug=False,
+    )
+    openapi.complete(app, interaction_kinds=service.settings.known_interaction_kinds())
+    query_params.index(app)
+    return app
+
+
+def _services(service: Service) -> Services:
     scheduler = Scheduler(
         JobRunner(service.db, lambda: parts.catalog, service.settings), service.settings
     )
@@ -119,74 +142,73 @@ def create_app(service: Service) -> Litestar:
         key_cache=KeyCache(service.settings.key_cache_seconds),
         rate_limits=RateLimits(service.settings),
     )
-    starting = [scheduler.start] if service.settings.scheduler else []
-    stopping = [scheduler.stop, parts.rate_limits.close]
+    return parts
+
+
+def _lifespan(service: Service, parts: Services) -> tuple[list[LifespanHook], list[LifespanHook]]:
+    """What starts with the app (the scheduler, the webhook sender) and what stops with it."""
+    starting: list[LifespanHook] = [parts.scheduler.start] if service.settings.scheduler else []
+    stopping: list[LifespanHook] = [parts.scheduler.stop, parts.rate_limits.close]
     if service.settings.webhook_sender:
         sender = Sender(service.db, service.settings)
         starting.append(sender.start)
         stopping.append(sender.stop)
-    app = Litestar(
-        on_startup=starting,
-        on_shutdown=stopping,
-        route_handlers=[
-            health,
-            ready,
-            LeadController,
-            DispositionController,
-            ActivityController,
-            lead_activities,
-            OpportunityController,
-            ProcessController,
-            ContactController,
-            AccountController,
-            InteractionController,
-            StrategyController,
-            FormController,
-            EventController,
-            LeadgenController,
-            ImportController,
-            ScoringModelController,
-            ConfigurationController,
-            EvaluationController,
-            QualificationController,
-            JobController,
-            lead_scores,
-            account_scores,
-            WebhookController,
-            SellerController,
-            AssignmentRuleController,
-            QueueController,
-            lead_assignments,
-        ],
-        state=State({"services": parts}),
-        middleware=[
-            # Here rather than in the server, so the address a budget is counted for is the
-            # same under `leadflow serve` and the test client.
-            DefineMiddleware(
-                ProxyHeadersMiddleware, trusted_hosts=service.settings.trusted_proxies
-            ),
-            DefineMiddleware(KeyAuthentication, exclude=["^/health$", "^/ready$", "^/schema"]),
-        ],
-        before_request=_before_request,
-        exception_handlers=EXCEPTION_HANDLERS,
-        request_max_body_size=service.settings.max_body_bytes,
-        openapi_config=OpenAPIConfig(
-            title="leadflow",
-            version=VERSION,
-            path="/schema",
-            components=Components(
-                security_schemes={
-                    "apiKey": SecurityScheme(
-                        type="http", scheme="bearer", description="An API key: lf_..."
-                    )
-                }
-            ),
-            security=[{"apiKey": []}],
+    return starting, stopping
+
+
+def _route_handlers() -> list[ControllerRouterHandler]:
+    return [
+        health,
+        ready,
+        LeadController,
+        DispositionController,
+        ActivityController,
+        lead_activities,
+        OpportunityController,
+        ProcessController,
+        ContactController,
+        AccountController,
+        InteractionController,
+        StrategyController,
+        FormController,
+        EventController,
+        LeadgenController,
+        ImportController,
+        ScoringModelController,
+        ConfigurationController,
+        EvaluationController,
+        QualificationController,
+        JobController,
+        lead_scores,
+        account_scores,
+        WebhookController,
+        SellerController,
+        AssignmentRuleController,
+        QueueController,
+        lead_assignments,
+    ]
+
+
+def _middleware(settings: Settings) -> list[DefineMiddleware]:
+    return [
+        # Here rather than in the server, so the address a budget is counted for is the
+        # same under `leadflow serve` and the test client.
+        DefineMiddleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies),
+        DefineMiddleware(KeyAuthentication, exclude=["^/health$", "^/ready$", "^/schema"]),
+    ]
+
+
+def _openapi_config() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="leadflow",
+        version=VERSION,
+        path="/schema",
+        components=Components(
+            security_schemes={
+                "apiKey": SecurityScheme(
+                    type="http", scheme="bearer", description="An API key: lf_..."
+                )
+            }
         ),
-        plugins=[StrictBodies()],
-        logging_config=None,
-        debug=False,
+        security=[{"apiKey": []}],
     )
-    openapi.complete(app, interaction_kinds=service.settings.known_interaction_kinds())
-    query_params.index(app)
-    return app

@@ -19,6 +19,7 @@ import random
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +28,11 @@ from sqlalchemy.engine import make_url
 
 import bpf
 from api.services import imports
-from api.services.moves import Actor
 from api.storage import migrate
 from api.storage.db import Database
 from bench.database import bench_database
 from bench.report import print_result
+from bpf.actors import Actor
 from leads import csvimport
 from leads.csvimport import Kind
 from leads.models import INTERACTION_KINDS
@@ -286,7 +287,7 @@ def timed_import(
             path,
             mapping=mapping,
             options=imports.Options(batch_rows=batch_rows, source="bench"),
-            actor=Actor(bpf.Actor.USER, "bench"),
+            actor=Actor(bpf.ActorKind.USER, "bench"),
             interaction_kinds=INTERACTION_KINDS,
             progress=progress,
         )
@@ -321,11 +322,62 @@ def run(args: argparse.Namespace) -> int:
             )
 
 
+@dataclass(frozen=True)
+class _Contacts:
+    """The contacts import and its baseline, the mean of the bare inserts before and after."""
+
+    report: imports.Report
+    unique: int
+    bare_rows: int
+    bare_seconds: float
+    before_rate: float
+    after_rate: float
+
+    @property
+    def bare_rate(self) -> float:
+        return self.bare_rows / self.bare_seconds
+
+    @property
+    def ratio(self) -> float:
+        return self.report.rows_per_second / self.bare_rate
+
+
 def _measure(
     args: argparse.Namespace, work: Path, import_url: str, before_url: str, bare_url: str
 ) -> int:
     database = make_url(import_url).get_backend_name()
     print(f"{NAME}: {database}, {args.rows:,} contacts, {args.interactions:,} interactions")
+    contacts = _import_contacts(args, work, import_url, before_url, bare_url)
+    report = contacts.report
+    failures = report.bad_rows + (0 if report.created == contacts.unique else 1)
+    extra: dict[str, Any] = {}
+    if args.interactions:
+        bad, extra = _import_interactions(args, work, import_url, bare_url, contacts.unique)
+        failures += bad
+    print_result(
+        NAME,
+        report.rows_per_second,
+        "rows/s",
+        contacts.bare_rate,
+        target=TARGET,
+        passed=failures == 0 and contacts.ratio >= TARGET,
+        rows=args.rows,
+        distinct=contacts.unique,
+        seconds=round(report.seconds, 2),
+        baseline_seconds=round(contacts.bare_seconds, 2),
+        baseline_before=round(contacts.before_rate, 1),
+        baseline_after=round(contacts.after_rate, 1),
+        batch_rows=args.batch_rows,
+        database=database,
+        **extra,
+    )
+    return 1 if failures else 0
+
+
+def _import_contacts(
+    args: argparse.Namespace, work: Path, import_url: str, before_url: str, bare_url: str
+) -> _Contacts:
+    """Write the contacts CSV, import it between two bare inserts of its rows, and compare."""
     contacts_csv = work / "contacts.csv"
     started = time.perf_counter()
     unique = write_contacts(contacts_csv, args.rows, args.duplicates)
@@ -340,71 +392,58 @@ def _measure(
     before_rows, before_seconds = bare_insert(before_url, "contact", contact_rows(contacts_csv))
     print(f"bare executemany contacts, before: {before_rows / before_seconds:,.0f} rows/s")
     mapping = csvimport.mapping_from_object(CONTACT_MAPPING)
-    contacts = timed_import(import_url, Kind.CONTACTS, contacts_csv, mapping, args.batch_rows)
-    _show("import contacts", contacts)
+    report = timed_import(import_url, Kind.CONTACTS, contacts_csv, mapping, args.batch_rows)
+    _show("import contacts", report)
     after_rows, after_seconds = bare_insert(bare_url, "contact", contact_rows(contacts_csv))
     print(f"bare executemany contacts, after: {after_rows / after_seconds:,.0f} rows/s")
-    bare_seconds = (before_seconds + after_seconds) / 2
-    bare_rate = after_rows / bare_seconds
+    contacts = _Contacts(
+        report,
+        unique,
+        after_rows,
+        (before_seconds + after_seconds) / 2,
+        before_rows / before_seconds,
+        after_rows / after_seconds,
+    )
     print(
-        f"bare executemany contacts: {after_rows:,} rows in {bare_seconds:.1f} s (mean), "
-        f"{bare_rate:,.0f} rows/s",
+        f"bare executemany contacts: {after_rows:,} rows in {contacts.bare_seconds:.1f} s "
+        f"(mean), {contacts.bare_rate:,.0f} rows/s",
         flush=True,
     )
-    ratio = contacts.rows_per_second / bare_rate
-    print(f"contacts import reaches {ratio:.1%} of the bare insert (target {TARGET:.0%})")
-    failures = contacts.bad_rows + (0 if contacts.created == unique else 1)
+    print(f"contacts import reaches {contacts.ratio:.1%} of the bare insert (target {TARGET:.0%})")
+    return contacts
 
-    extra: dict[str, Any] = {}
-    if args.interactions:
-        interactions_csv = work / "interactions.csv"
-        started = time.perf_counter()
-        write_interactions(interactions_csv, args.interactions, unique)
-        print(
-            f"wrote {interactions_csv.name}: {args.interactions:,} rows, "
-            f"{interactions_csv.stat().st_size / 1e6:,.0f} MB in "
-            f"{time.perf_counter() - started:.1f} s",
-            flush=True,
-        )
-        imported = timed_import(
-            import_url, Kind.INTERACTIONS, interactions_csv, None, args.batch_rows
-        )
-        _show("import interactions", imported)
-        rows, seconds = bare_insert(bare_url, "interaction", interaction_rows(interactions_csv))
-        rate = rows / seconds
-        print(
-            f"bare executemany interactions: {rows:,} rows in {seconds:.1f} s, {rate:,.0f} rows/s",
-            flush=True,
-        )
-        print(
-            f"interactions import reaches {imported.rows_per_second / rate:.1%} of the bare insert"
-        )
-        failures += imported.bad_rows + (0 if imported.created == args.interactions else 1)
-        extra = {
-            "interactions": args.interactions,
-            "interactions_value": round(imported.rows_per_second, 1),
-            "interactions_baseline": round(rate, 1),
-            "interactions_ratio": round(imported.rows_per_second / rate, 4),
-            "interactions_seconds": round(imported.seconds, 2),
-        }
-    print_result(
-        NAME,
-        contacts.rows_per_second,
-        "rows/s",
-        bare_rate,
-        target=TARGET,
-        passed=failures == 0 and ratio >= TARGET,
-        rows=args.rows,
-        distinct=unique,
-        seconds=round(contacts.seconds, 2),
-        baseline_seconds=round(bare_seconds, 2),
-        baseline_before=round(before_rows / before_seconds, 1),
-        baseline_after=round(after_rows / after_seconds, 1),
-        batch_rows=args.batch_rows,
-        database=database,
-        **extra,
+
+def _import_interactions(
+    args: argparse.Namespace, work: Path, import_url: str, bare_url: str, contacts: int
+) -> tuple[int, dict[str, Any]]:
+    """Write the interactions CSV, import it, insert its rows bare; return the failures and
+    the figures for the result."""
+    interactions_csv = work / "interactions.csv"
+    started = time.perf_counter()
+    write_interactions(interactions_csv, args.interactions, contacts)
+    print(
+        f"wrote {interactions_csv.name}: {args.interactions:,} rows, "
+        f"{interactions_csv.stat().st_size / 1e6:,.0f} MB in "
+        f"{time.perf_counter() - started:.1f} s",
+        flush=True,
     )
-    return 1 if failures else 0
+    imported = timed_import(import_url, Kind.INTERACTIONS, interactions_csv, None, args.batch_rows)
+    _show("import interactions", imported)
+    rows, seconds = bare_insert(bare_url, "interaction", interaction_rows(interactions_csv))
+    rate = rows / seconds
+    print(
+        f"bare executemany interactions: {rows:,} rows in {seconds:.1f} s, {rate:,.0f} rows/s",
+        flush=True,
+    )
+    print(f"interactions import reaches {imported.rows_per_second / rate:.1%} of the bare insert")
+    failures = imported.bad_rows + (0 if imported.created == args.interactions else 1)
+    return failures, {
+        "interactions": args.interactions,
+        "interactions_value": round(imported.rows_per_second, 1),
+        "interactions_baseline": round(rate, 1),
+        "interactions_ratio": round(imported.rows_per_second / rate, 4),
+        "interactions_seconds": round(imported.seconds, 2),
+    }
 
 
 def _show(what: str, report: imports.Report) -> None:

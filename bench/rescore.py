@@ -41,7 +41,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -956,76 +956,124 @@ def _figures(label: str, result: dict[str, Any]) -> str:
     )
 
 
+@dataclass
+class _Runs:
+    """What the child processes measured, first run and rounds, and how their scores agree."""
+
+    bare_first: dict[str, Any]
+    first: dict[str, Any]
+    comparisons: list[dict[str, int]]
+    bares: list[dict[str, Any]] = field(default_factory=list)
+    steady: list[dict[str, Any]] = field(default_factory=list)
+    checked: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
 def run(args: argparse.Namespace) -> int:
     if args.leads < 10 or args.interactions_per_lead < 0 or args.rounds < 1:
         raise SystemExit("need --leads >= 10, --interactions-per-lead >= 0 and --rounds >= 1")
     from api.services.scoring.evaluation import CHUNK
 
     chunk = args.chunk or CHUNK
-    parent = args.workdir or Path(tempfile.gettempdir())
+    parent = _parent_with_room(args)
+    now = int(time.time()) // 60 * 60
+    first_at = now - args.rounds * DAY
+    with tempfile.TemporaryDirectory(prefix="leadflow-bench-", dir=parent) as workdir:
+        path = Path(workdir) / "leadflow.db"
+        generator = _populate(path, args, first_at)
+        runs = _measure(path, generator, args, first_at, chunk)
+    errors = _disagreements(runs)
+    return _report(args, runs, generator.sizes, chunk, errors)
+
+
+def _parent_with_room(args: argparse.Namespace) -> Path:
+    """The directory for the run's database, once it is known to have room for it."""
+    parent: Path = args.workdir or Path(tempfile.gettempdir())
     need = int(args.leads * BYTES_PER_LEAD * max(args.interactions_per_lead, 1) / 5)
     free = shutil.disk_usage(parent).free
     if free < need * 1.5:
         raise SystemExit(
             f"{parent} has {free / 1e9:.1f} GB free; this run needs about {need / 1e9:.1f} GB"
         )
-    now = int(time.time()) // 60 * 60
-    first_at = now - args.rounds * DAY
+    return parent
+
+
+def _populate(path: Path, args: argparse.Namespace, first_at: int) -> Generator:
+    from bench.database import prepare
+
+    prepare(f"sqlite:///{path}")
+    generator = Generator(
+        args.leads, args.interactions_per_lead, args.seed, first_at - HISTORY_DAYS * DAY,
+        first_at,
+    )  # fmt: skip
+    sizes = generator.sizes
+    print(
+        f"{NAME}: SQLite {sqlite3.sqlite_version}, {os.cpu_count()} cores, load average "
+        f"{os.getloadavg()[0]:.2f}",
+        flush=True,
+    )
+    started = time.perf_counter()
+    generate(path, generator)
+    add_models(path, first_at)
+    print(
+        f"generated {sizes.leads:,} leads, {sizes.contacts:,} contacts, {sizes.accounts:,} "
+        f"accounts, {sizes.interactions:,} interactions in "
+        f"{time.perf_counter() - started:.0f} s; database "
+        f"{path.stat().st_size / 1e9:.2f} GB",
+        flush=True,
+    )
+    return generator
+
+
+def _measure(
+    path: Path, generator: Generator, args: argparse.Namespace, first_at: int, chunk: int
+) -> _Runs:
+    bare_first = in_child("bare", path, first_at, chunk)
+    print(_figures("first run, bare SQL", bare_first), flush=True)
+    first = in_child("evaluate", path, first_at, chunk)
+    print(_figures("first run, evaluation", first), flush=True)
+    print(f"first run ratio {first['seconds'] / bare_first['seconds']:.2f}", flush=True)
+
+    runs = _Runs(bare_first, first, comparisons=[compare_tables(path)])
+    at = first_at
+    for number in range(1, args.rounds + 1):
+        at = first_at + number * DAY
+        _round(path, generator, args, number, at, chunk, runs)
+    runs.checked, runs.problems = check_sample(path, at, args.sample, args.seed)
+    return runs
+
+
+def _round(
+    path: Path,
+    generator: Generator,
+    args: argparse.Namespace,
+    number: int,
+    at: int,
+    chunk: int,
+    runs: _Runs,
+) -> None:
+    """A day's new interactions, then both rescores of them, added to `runs`."""
+    count = round(generator.sizes.interactions * args.new_interactions)
+    add_interactions(path, generator, count, at - DAY, at)
+    # Alternate which runs first, so that neither always has the warmer cache.
+    pair = (("bare", runs.bares), ("evaluate", runs.steady))
+    for what, results in pair if number % 2 else pair[::-1]:
+        results.append(in_child(what, path, at, chunk))
+    print(_figures(f"round {number}, bare SQL", runs.bares[-1]), flush=True)
+    print(_figures(f"round {number}, evaluation", runs.steady[-1]), flush=True)
+    print(
+        f"round {number} ratio {runs.steady[-1]['seconds'] / runs.bares[-1]['seconds']:.2f}"
+        f" (+{count:,} interactions, a day later)",
+        flush=True,
+    )
+    runs.comparisons.append(compare_tables(path))
+
+
+def _disagreements(runs: _Runs) -> int:
+    """Print how the evaluation's scores compare with the bare SQL's and the Python
+    evaluator's; return the number of errors."""
     errors = 0
-    with tempfile.TemporaryDirectory(prefix="leadflow-bench-", dir=parent) as workdir:
-        path = Path(workdir) / "leadflow.db"
-        from bench.database import prepare
-
-        prepare(f"sqlite:///{path}")
-        generator = Generator(
-            args.leads, args.interactions_per_lead, args.seed, first_at - HISTORY_DAYS * DAY,
-            first_at,
-        )  # fmt: skip
-        sizes = generator.sizes
-        print(
-            f"{NAME}: SQLite {sqlite3.sqlite_version}, {os.cpu_count()} cores, load average "
-            f"{os.getloadavg()[0]:.2f}",
-            flush=True,
-        )
-        started = time.perf_counter()
-        generate(path, generator)
-        add_models(path, first_at)
-        print(
-            f"generated {sizes.leads:,} leads, {sizes.contacts:,} contacts, {sizes.accounts:,} "
-            f"accounts, {sizes.interactions:,} interactions in "
-            f"{time.perf_counter() - started:.0f} s; database "
-            f"{path.stat().st_size / 1e9:.2f} GB",
-            flush=True,
-        )
-
-        bare_first = in_child("bare", path, first_at, chunk)
-        print(_figures("first run, bare SQL", bare_first), flush=True)
-        first = in_child("evaluate", path, first_at, chunk)
-        print(_figures("first run, evaluation", first), flush=True)
-        print(f"first run ratio {first['seconds'] / bare_first['seconds']:.2f}", flush=True)
-
-        steady: list[dict[str, Any]] = []
-        bares: list[dict[str, Any]] = []
-        comparisons: list[dict[str, int]] = [compare_tables(path)]
-        for number in range(1, args.rounds + 1):
-            at = first_at + number * DAY
-            count = round(sizes.interactions * args.new_interactions)
-            add_interactions(path, generator, count, at - DAY, at)
-            # Alternate which runs first, so that neither always has the warmer cache.
-            pair = (("bare", bares), ("evaluate", steady))
-            for what, results in pair if number % 2 else pair[::-1]:
-                results.append(in_child(what, path, at, chunk))
-            print(_figures(f"round {number}, bare SQL", bares[-1]), flush=True)
-            print(_figures(f"round {number}, evaluation", steady[-1]), flush=True)
-            print(
-                f"round {number} ratio {steady[-1]['seconds'] / bares[-1]['seconds']:.2f}"
-                f" (+{count:,} interactions, a day later)",
-                flush=True,
-            )
-            comparisons.append(compare_tables(path))
-        checked, problems = check_sample(path, at, args.sample, args.seed)
-
-    for number, comparison in enumerate(comparisons):
+    for number, comparison in enumerate(runs.comparisons):
         label = "first run" if number == 0 else f"round {number}"
         print(
             f"{label}: {comparison['scores']:,} scores compared: "
@@ -1034,13 +1082,16 @@ def run(args: argparse.Namespace) -> int:
         )
         if comparison["only_evaluation"] or comparison["only_bare"] or comparison["different"]:
             errors += 1
-    print(f"{checked} leads checked with the Python evaluator: {len(problems)} disagree")
-    for problem in problems[:5]:
+    print(f"{runs.checked} leads checked with the Python evaluator: {len(runs.problems)} disagree")
+    for problem in runs.problems[:5]:
         print(f"error: {problem}")
-    errors += len(problems)
+    return errors + len(runs.problems)
 
+
+def _report(args: argparse.Namespace, runs: _Runs, sizes: Sizes, chunk: int, errors: int) -> int:
+    first, bare_first, steady = runs.first, runs.bare_first, runs.steady
     value = sum(r["seconds"] for r in steady) / len(steady)
-    baseline = sum(r["seconds"] for r in bares) / len(bares)
+    baseline = sum(r["seconds"] for r in runs.bares) / len(runs.bares)
     peak = max(r["peak_rss_mb"] for r in [first, *steady])
     ratio = value / baseline
     print(

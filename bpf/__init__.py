@@ -5,9 +5,10 @@ bpf decides and does no I/O; it reads a lead's fields but knows nothing of stora
 
 from pathlib import Path
 
+from bpf.actors import Actor, ActorKind
 from bpf.durations import parse_duration
 from bpf.errors import GuardRefused, MoveNotAllowed, ProcessError, StagesInUse, UnknownName
-from bpf.process import Actor, Catalog, LeadLike, Move, Process, Relocation
+from bpf.process import Catalog, LeadLike, Move, Process, Relocation
 from bpf.schema import ActivityDef
 from bpf.validation import Problem, StagesFileError
 
@@ -22,6 +23,7 @@ def bundled_stages_file() -> Path:
 __all__ = [
     "ActivityDef",
     "Actor",
+    "ActorKind",
     "Catalog",
     "GuardRefused",
     "LeadLike",

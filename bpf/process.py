@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -14,16 +13,6 @@ from bpf.errors import GuardRefused, MoveNotAllowed, StagesInUse, UnknownName
 from bpf.fields import BUILTIN_FIELDS, FieldType, check_value, is_filled
 from bpf.schema import NEXT, ActivityDef, GuardDef, ProcessDef, StagesFileDef
 from bpf.validation import completion_targets, read, suggest
-
-
-class Actor(StrEnum):
-    """Who moved a lead. Switches gate every actor but a user."""
-
-    USER = "user"
-    SCORING = "scoring"
-    QUALIFICATION = "qualification"
-    SCHEDULER = "scheduler"
-    SYSTEM = "system"
 
 
 class LeadLike(Protocol):

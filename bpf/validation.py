@@ -25,6 +25,7 @@ from bpf.schema import (
     AutomationDef,
     ProcessDef,
     StagesFileDef,
+    TransitionDef,
 )
 from leads.activity_kinds import ActivityKind
 
@@ -274,18 +275,28 @@ def _field_types(doc: StagesFileDef, found: list[Found]) -> dict[str, FieldType]
 def _process_problems(
     at: Path_, process: ProcessDef, field_types: dict[str, FieldType]
 ) -> list[Found]:
-    found: list[Found] = []
     stages = [s.name for s in process.stages]
+    return [
+        *_stage_problems(at, process, stages),
+        *_transition_problems(at, process, stages, field_types),
+        *_automation_problems(at, process, stages, field_types),
+        *_rename_problems(at, process, stages),
+        *_unreached_problems(at, process),
+    ]
 
-    def unknown_stage(path: Path_, name: str, role: str) -> None:
-        found.append(
-            (
-                path,
-                f"{role} '{name}' is not a stage of process '{process.name}'",
-                suggest(name, stages) or _known("stages", stages),
-            )
-        )
 
+def _unknown_stage(
+    path: Path_, name: str, role: str, process: ProcessDef, stages: list[str]
+) -> Found:
+    return (
+        path,
+        f"{role} '{name}' is not a stage of process '{process.name}'",
+        suggest(name, stages) or _known("stages", stages),
+    )
+
+
+def _stage_problems(at: Path_, process: ProcessDef, stages: list[str]) -> list[Found]:
+    found: list[Found] = []
     for j, stage in enumerate(process.stages):
         if stage.name in stages[:j]:
             found.append(
@@ -302,7 +313,11 @@ def _process_problems(
                     )
                 )
         if stage.next_declared and stage.next is not None and stage.next not in stages:
-            unknown_stage((*at, "stages", j, "next"), stage.next, "next stage")
+            found.append(
+                _unknown_stage(
+                    (*at, "stages", j, "next"), stage.next, "next stage", process, stages
+                )
+            )
         for k, activity in enumerate(stage.activities):
             found.extend(activity_problems((*at, "stages", j, "activities", k), activity))
         if stage.routes_to_sales and stage.queue not in (None, "sales"):
@@ -314,8 +329,13 @@ def _process_problems(
                     "a stage that routes to sales is in the sales queue: leave out 'queue'",
                 )
             )
+    return found
 
-    triggers = {t.trigger for t in process.transitions}
+
+def _transition_problems(
+    at: Path_, process: ProcessDef, stages: list[str], field_types: dict[str, FieldType]
+) -> list[Found]:
+    found: list[Found] = []
     unguarded: dict[tuple[str, str], int] = {}
     for j, transition in enumerate(process.transitions):
         path = (*at, "transitions", j)
@@ -328,64 +348,94 @@ def _process_problems(
                 )
             )
         if transition.dest not in stages:
-            unknown_stage((*path, "dest"), transition.dest, "destination")
-        sources = [transition.source] if isinstance(transition.source, str) else transition.source
-        for k, source in enumerate(sources):
-            source_path = (
-                (*path, "source", k)
-                if isinstance(transition.source, list)
-                else (
-                    *path,
-                    "source",
+            found.append(
+                _unknown_stage((*path, "dest"), transition.dest, "destination", process, stages)
+            )
+        found.extend(_source_problems(path, transition, process, stages))
+        found.extend(_shadowed_problems(path, j, transition, stages, unguarded))
+        found.extend(_guard_problems(path, transition, process, field_types))
+    return found
+
+
+def _source_problems(
+    path: Path_, transition: TransitionDef, process: ProcessDef, stages: list[str]
+) -> list[Found]:
+    found: list[Found] = []
+    sources = [transition.source] if isinstance(transition.source, str) else transition.source
+    for k, source in enumerate(sources):
+        source_path = (
+            (*path, "source", k) if isinstance(transition.source, list) else (*path, "source")
+        )
+        if source == ANY_STAGE:
+            continue
+        if source not in stages:
+            found.append(_unknown_stage(source_path, source, "source", process, stages))
+        elif source == transition.dest:
+            found.append(
+                (source_path, f"'{transition.trigger}' leads from '{source}' to itself", None)
+            )
+    return found
+
+
+def _shadowed_problems(
+    path: Path_,
+    j: int,
+    transition: TransitionDef,
+    stages: list[str],
+    unguarded: dict[tuple[str, str], int],
+) -> list[Found]:
+    """Pairs of trigger and source that an earlier transition without guards always takes;
+    `unguarded` gathers, transition by transition, where each such pair was first declared."""
+    found: list[Found] = []
+    for source in transition.sources(stages):
+        key = (transition.trigger, source)
+        if key in unguarded:
+            found.append(
+                (
+                    (*path, "trigger"),
+                    f"'{transition.trigger}' from '{source}' is never taken: transition "
+                    f"{unguarded[key] + 1} has the same trigger and source and no guards",
+                    "give the earlier transition a guard, or remove this one",
                 )
             )
-            if source == ANY_STAGE:
-                continue
-            if source not in stages:
-                unknown_stage(source_path, source, "source")
-            elif source == transition.dest:
-                found.append(
-                    (source_path, f"'{transition.trigger}' leads from '{source}' to itself", None)
-                )
-        for source in transition.sources(stages):
-            key = (transition.trigger, source)
-            if key in unguarded:
-                found.append(
-                    (
-                        (*path, "trigger"),
-                        f"'{transition.trigger}' from '{source}' is never taken: transition "
-                        f"{unguarded[key] + 1} has the same trigger and source and no guards",
-                        "give the earlier transition a guard, or remove this one",
-                    )
-                )
-            elif not transition.guards:
-                unguarded[key] = j
-        for k, guard in enumerate(transition.guards):
-            field_type = field_types.get(guard.field)
-            guard_path = (*path, "guards", k, "field")
-            if field_type is None:
-                found.append(
-                    (
-                        guard_path,
-                        f"guard reads '{guard.field}', which is not a step field",
-                        suggest(guard.field, field_types) or _known("fields", field_types),
-                    )
-                )
-                continue
-            for value in (
-                [guard.equals] if "equals" in guard.model_fields_set else guard.one_of or []
-            ):
-                try:
-                    check_value(field_type, value, choices=_choices(process, guard.field))
-                except FieldValueError as exc:
-                    found.append(
-                        (
-                            (*path, "guards", k),
-                            f"guard value {value!r} for '{guard.field}' {exc}",
-                            None,
-                        )
-                    )
+        elif not transition.guards:
+            unguarded[key] = j
+    return found
 
+
+def _guard_problems(
+    path: Path_,
+    transition: TransitionDef,
+    process: ProcessDef,
+    field_types: dict[str, FieldType],
+) -> list[Found]:
+    found: list[Found] = []
+    for k, guard in enumerate(transition.guards):
+        field_type = field_types.get(guard.field)
+        if field_type is None:
+            found.append(
+                (
+                    (*path, "guards", k, "field"),
+                    f"guard reads '{guard.field}', which is not a step field",
+                    suggest(guard.field, field_types) or _known("fields", field_types),
+                )
+            )
+            continue
+        for value in [guard.equals] if "equals" in guard.model_fields_set else guard.one_of or []:
+            try:
+                check_value(field_type, value, choices=_choices(process, guard.field))
+            except FieldValueError as exc:
+                found.append(
+                    ((*path, "guards", k), f"guard value {value!r} for '{guard.field}' {exc}", None)
+                )
+    return found
+
+
+def _automation_problems(
+    at: Path_, process: ProcessDef, stages: list[str], field_types: dict[str, FieldType]
+) -> list[Found]:
+    found: list[Found] = []
+    triggers = {t.trigger for t in process.transitions}
     outcomes = set(SYSTEM_OUTCOMES) | {
         step.field
         for p_stage in process.stages
@@ -413,27 +463,41 @@ def _process_problems(
                     suggest(automation.when, outcomes) or _known("outcomes", outcomes),
                 )
             )
-        if automation.fire not in triggers:
-            found.append(
-                (
-                    (*path, "fire"),
-                    f"automation fires '{automation.fire}', which is not a trigger of "
-                    f"process '{process.name}'",
-                    suggest(automation.fire, triggers) or _known("triggers", triggers),
-                )
-            )
-        if automation.switch is not None and automation.switch not in SWITCHES:
-            found.append(
-                (
-                    (*path, "switch"),
-                    f"automation is gated by '{automation.switch}', which is not a switch",
-                    suggest(automation.switch, SWITCHES) or _known("switches", SWITCHES),
-                )
-            )
+        found.extend(_automation_target_problems(path, process, automation, triggers))
+    return found
 
+
+def _automation_target_problems(
+    path: Path_, process: ProcessDef, automation: AutomationDef, triggers: set[str]
+) -> list[Found]:
+    found: list[Found] = []
+    if automation.fire not in triggers:
+        found.append(
+            (
+                (*path, "fire"),
+                f"automation fires '{automation.fire}', which is not a trigger of "
+                f"process '{process.name}'",
+                suggest(automation.fire, triggers) or _known("triggers", triggers),
+            )
+        )
+    if automation.switch is not None and automation.switch not in SWITCHES:
+        found.append(
+            (
+                (*path, "switch"),
+                f"automation is gated by '{automation.switch}', which is not a switch",
+                suggest(automation.switch, SWITCHES) or _known("switches", SWITCHES),
+            )
+        )
+    return found
+
+
+def _rename_problems(at: Path_, process: ProcessDef, stages: list[str]) -> list[Found]:
+    found: list[Found] = []
     for old, new in process.renamed.items():
         if new not in stages:
-            unknown_stage((*at, "renamed", old), new, "renamed stage target")
+            found.append(
+                _unknown_stage((*at, "renamed", old), new, "renamed stage target", process, stages)
+            )
         if old in stages:
             found.append(
                 (
@@ -442,19 +506,21 @@ def _process_problems(
                     "remove the rename, or the old stage",
                 )
             )
-
-    reached = _reached(process)
-    for j, stage in enumerate(process.stages[1:], start=1):
-        if stage.name not in reached:
-            found.append(
-                (
-                    (*at, "stages", j, "name"),
-                    f"nothing reaches stage '{stage.name}': no transition leads to it and "
-                    "no stage completes into it",
-                    "add a transition to it, or remove the stage",
-                )
-            )
     return found
+
+
+def _unreached_problems(at: Path_, process: ProcessDef) -> list[Found]:
+    reached = _reached(process)
+    return [
+        (
+            (*at, "stages", j, "name"),
+            f"nothing reaches stage '{stage.name}': no transition leads to it and "
+            "no stage completes into it",
+            "add a transition to it, or remove the stage",
+        )
+        for j, stage in enumerate(process.stages[1:], start=1)
+        if stage.name not in reached
+    ]
 
 
 ACTIVITY_KINDS = [k.value for k in ActivityKind]

@@ -195,9 +195,9 @@ def test_evaluate_rescores_with_a_summary(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("LEADFLOW_STAGES_FILE", str(BUNDLED))
     from api.app import open_service
     from api.services import leads as lead_service
-    from api.services.moves import Actor
     from api.services.schemas.leads import LeadCreate
     from api.settings import Settings
+    from bpf.actors import Actor
     from scoring.tables import ScoringModel
 
     service = open_service(Settings())
@@ -220,7 +220,7 @@ def test_evaluate_rescores_with_a_summary(tmp_path: Path, monkeypatch: pytest.Mo
         )
     for _ in range(3):
         lead_service.create_lead(
-            service.db, service.catalog, LeadCreate(topic="t"), Actor(bpf.Actor.USER, "t")
+            service.db, service.catalog, LeadCreate(topic="t"), Actor(bpf.ActorKind.USER, "t")
         )
     service.db.dispose()
     result = runner.invoke(app, ["evaluate"])

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 import bpf
 from api.cli import app
 from api.services import imports
-from api.services.moves import Actor
 from api.storage.db import Database
+from bpf.actors import Actor
 from leads.csvimport import Kind
 from leads.models import INTERACTION_KINDS, Contact, Interaction
 
@@ -202,7 +202,7 @@ def test_the_file_is_read_as_the_batches_are_written(env: str) -> None:
             Kind.INTERACTIONS,
             lines(),
             options=imports.Options(batch_rows=size),
-            actor=Actor(bpf.Actor.USER, "test"),
+            actor=Actor(bpf.ActorKind.USER, "test"),
             interaction_kinds=INTERACTION_KINDS,
             progress=progress,
         )

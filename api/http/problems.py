@@ -55,31 +55,6 @@ class Problem(Exception):
         return body
 
 
-def invalid(errors: list[dict[str, str]]) -> Problem:
-    """422: the request is well formed, but these fields are wrong, for these reasons."""
-    detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
-    return Problem(422, "invalid-input", "Invalid input", detail, errors=errors)
-
-
-def field_error(field: str, reason: str) -> Problem:
-    return invalid([{"field": field, "reason": reason}])
-
-
-def taken(field: str, reason: str) -> Problem:
-    """409: the name or handle belongs to another record already."""
-    return Problem(
-        409,
-        "taken",
-        "Already taken",
-        f"{field}: {reason}",
-        errors=[{"field": field, "reason": reason}],
-    )
-
-
-def not_found(kind: str, ident: object) -> Problem:
-    return Problem(404, "not-found", "Not found", f"there is no {kind} {ident}")
-
-
 STATUS: dict[type[domain.DomainError], int] = {
     domain.NotFound: 404,
     domain.InvalidInput: 422,
@@ -105,7 +80,9 @@ def _from_domain(exc: Exception) -> Problem:
         return _from_error(exc)
     if isinstance(exc, bpf.UnknownName):
         reason = exc.message + (f"; {exc.hint}" if exc.hint else "")
-        return field_error(_UNKNOWN_NAME_FIELD.get(exc.kind, exc.kind), reason)
+        return _from_error(
+            domain.InvalidInput.field(_UNKNOWN_NAME_FIELD.get(exc.kind, exc.kind), reason)
+        )
     if isinstance(exc, bpf.MoveNotAllowed):
         return Problem(
             409, "move-not-allowed", "Move not allowed", exc.message, allowed=exc.allowed
@@ -139,7 +116,7 @@ def _from_domain(exc: Exception) -> Problem:
             }
             for item in (exc.extra if isinstance(exc.extra, list) else [])
         ] or [{"field": "body", "reason": exc.detail}]
-        return invalid(errors)
+        return _from_error(domain.InvalidInput(errors))
     if isinstance(exc, RecursionError) and "deserializing" in str(exc):
         # msgspec decoding a JSON body nested deeper than Python's recursion limit.
         return Problem(400, "malformed-body", "Malformed body", "the JSON body nests too deeply")

@@ -8,7 +8,7 @@ from typing import Any
 from litestar import Litestar, Request
 from litestar.routes import HTTPRoute
 
-from api.http.problems import invalid
+from leads.errors import InvalidInput
 
 _KNOWN = "query_parameters"
 
@@ -30,4 +30,4 @@ def refuse_unknown(request: Request[Any, Any, Any]) -> None:
     if unknown:
         hint = f"its parameters: {', '.join(sorted(known))}" if known else "it takes none"
         reason = f"not a query parameter of this operation; {hint}"
-        raise invalid([{"field": name, "reason": reason} for name in unknown])
+        raise InvalidInput([{"field": name, "reason": reason} for name in unknown])

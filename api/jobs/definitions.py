@@ -12,8 +12,7 @@ from typing import Any
 from sqlmodel import Session
 
 import bpf
-from api.jobs import stage_timeouts, webhook_sender
-from api.services import idempotency
+from api.jobs import idempotency_expiry, stage_timeouts, webhook_sender
 from api.services.scoring import evaluation as scoring_service
 from api.settings import Settings
 from api.storage import job_runs
@@ -155,7 +154,7 @@ def defined(settings: Settings) -> list[Job]:
             "idempotency_expiry",
             settings.idempotency_expiry_interval,
             "delete Idempotency-Key answers older than LEADFLOW_IDEMPOTENCY_KEEP",
-            idempotency.expire,
+            idempotency_expiry.run,
         ),
         Job(
             "webhook_redelivery",

@@ -10,8 +10,9 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 import bpf
-from api.services.moves import Actor, history_rows
+from api.services.moves import history_rows
 from api.services.scoring import evaluation, outcomes
+from bpf.actors import SCHEDULER
 from bpf.schema import AutomationDef
 from leads.models import Lead, LeadRow, LeadStatus
 from leads.types import utcnow
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
     from api.jobs.definitions import JobContext
 
 BATCH = 1000
-SCHEDULER = Actor(bpf.Actor.SCHEDULER, None)
 _LEAD = Lead.__table__  # type: ignore[attr-defined]
 
 

@@ -10,12 +10,15 @@ exactly as a lead that does not exist.
 from __future__ import annotations
 
 from sqlalchemy import ColumnElement, Connection, and_, false, or_, select
+from sqlmodel import Session
 
 import bpf
-from api.http.problems import not_found
 from api.services import assignment
 from api.services.assignment import LEADS, SELLERS
 from api.services.keys import Principal, Role
+from api.storage.locking import Expected, locked
+from leads.errors import NotFound
+from leads.models import Lead
 
 Scope = ColumnElement[bool] | None
 """A condition on the lead table, or None for every lead."""
@@ -55,7 +58,20 @@ def require(connection: Connection, where: Scope, lead_id: int) -> None:
     transaction, call it once the lead is locked: it then reads the owner as it stays until
     the change commits, so a lead reassigned meanwhile is not changed by its former owner."""
     if not sees(connection, where, lead_id):
-        raise not_found("lead", lead_id)
+        raise NotFound("lead", lead_id)
+
+
+def locked_lead(session: Session, where: Scope, lead_id: int, expected: Expected | None) -> Lead:
+    """The lead under lock until the transaction ends, if the caller may see it, its version
+    checked."""
+    return locked(
+        session,
+        Lead,
+        lead_id,
+        expected,
+        "lead",
+        visible=lambda _: sees(session.connection(), where, lead_id),
+    )
 
 
 def sees(connection: Connection, where: Scope, lead_id: int | None) -> bool:

@@ -9,16 +9,15 @@ from sqlalchemy import ColumnElement
 from sqlmodel import Session, col, select
 
 import bpf
-from api.http.problems import Problem, field_error, not_found
-from api.services import access, records
-from api.services import activity_rows as activities
+from api.services import access, activity_rows, records
 from api.services import leads as lead_service
 from api.services.activity_rows import Source
-from api.services.moves import Actor
 from api.services.schemas.activities import ActivityClose, ActivityCreate
 from api.storage.db import Database
-from api.storage.locking import check_if_match, locked
+from api.storage.locking import Expected, locked
+from bpf.actors import Actor
 from leads.activities import Activity, ActivityKind, ActivityStatus
+from leads.errors import Conflict, InvalidInput, NotFound
 from leads.models import Lead, LeadStatus
 from leads.types import utcnow
 
@@ -77,7 +76,7 @@ def get_activity(db: Database, scope: access.Scope, activity_id: int) -> Activit
     activity = records.get(db, Activity, activity_id, "activity")
     with db.read() as session:
         if not access.sees(session.connection(), scope, activity.lead_id):
-            raise not_found("activity", activity_id)
+            raise NotFound("activity", activity_id)
     return activity
 
 
@@ -94,11 +93,11 @@ def create_activity(
     with db.write() as session:
         lead = session.get(Lead, data.lead_id)
         if lead is None or not access.sees(session.connection(), scope, data.lead_id):
-            raise field_error("lead_id", f"there is no lead {data.lead_id}")
+            raise InvalidInput.field("lead_id", f"there is no lead {data.lead_id}")
         if lead.status != LeadStatus.OPEN.value:
             raise lead_not_open(lead, "be given activities")
         owner = data.owner if "owner" in data.model_fields_set else lead.owner
-        row = activities.row(
+        row = activity_rows.row(
             data.lead_id,
             owner,
             data.kind.value,
@@ -109,7 +108,7 @@ def create_activity(
             actor.name,
             now,
         )
-        [ident] = activities.insert_activities(session.connection(), [row])
+        [ident] = activity_rows.insert_activities(session.connection(), [row])
     return records.get(db, Activity, ident, "activity")
 
 
@@ -117,39 +116,43 @@ def complete(
     db: Database,
     scope: access.Scope,
     activity_id: int,
-    if_match: str | None,
+    expected: Expected | None,
     data: ActivityClose,
     actor: Actor,
 ) -> Activity:
-    return _close(db, scope, activity_id, if_match, data, actor, ActivityStatus.COMPLETED)
+    return _close(db, scope, activity_id, expected, data, actor, ActivityStatus.COMPLETED)
 
 
 def cancel(
     db: Database,
     scope: access.Scope,
     activity_id: int,
-    if_match: str | None,
+    expected: Expected | None,
     data: ActivityClose,
     actor: Actor,
 ) -> Activity:
-    return _close(db, scope, activity_id, if_match, data, actor, ActivityStatus.CANCELED)
+    return _close(db, scope, activity_id, expected, data, actor, ActivityStatus.CANCELED)
 
 
 def _close(
     db: Database,
     scope: access.Scope,
     activity_id: int,
-    if_match: str | None,
+    expected: Expected | None,
     data: ActivityClose,
     actor: Actor,
     status: ActivityStatus,
 ) -> Activity:
     verb = "completed" if status is ActivityStatus.COMPLETED else "canceled"
     with db.write() as session:
-        activity = locked(session, Activity, activity_id, "*", "activity")
-        if not access.sees(session.connection(), scope, activity.lead_id):
-            raise not_found("activity", activity_id)
-        check_if_match(if_match, activity.version, "activity")
+        activity = locked(
+            session,
+            Activity,
+            activity_id,
+            expected,
+            "activity",
+            visible=lambda row: access.sees(session.connection(), scope, row.lead_id),
+        )
         if activity.status != ActivityStatus.OPEN.value:
             raise _not_open(activity, verb)
         now = utcnow()
@@ -165,7 +168,7 @@ def _close(
     return activity
 
 
-def _not_open(activity: Activity, verb: str) -> Problem:
+def _not_open(activity: Activity, verb: str) -> Conflict:
     if activity.status == ActivityStatus.COMPLETED.value:
         when, who = activity.completed_at, activity.completed_by
     else:
@@ -175,21 +178,19 @@ def _not_open(activity: Activity, verb: str) -> Problem:
         done += f" by {who}"
     if activity.outcome:
         done += f" ({activity.outcome})"
-    return Problem(
-        409,
-        "activity-closed",
-        "Activity closed",
+    return Conflict(
         f"activity {activity.id} was {done}; only an open activity can be {verb}",
+        slug="activity-closed",
+        title="Activity closed",
         current_status=activity.status,
     )
 
 
-def lead_not_open(lead: Lead, what: str) -> Problem:
-    return Problem(
-        409,
-        "lead-not-open",
-        "Lead not open",
+def lead_not_open(lead: Lead, what: str) -> Conflict:
+    return Conflict(
         f"lead {lead.id} is {lead.status} ({lead.status_reason}); only an open lead can {what}",
+        slug="lead-not-open",
+        title="Lead not open",
         current_status=lead.status,
         current_status_reason=lead.status_reason,
     )

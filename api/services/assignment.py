@@ -34,9 +34,9 @@ from sqlalchemy import (
 
 import bpf
 from api.services import audit, outbox
-from api.services.moves import Actor
 from api.services.outbox import EventType
 from api.storage.bulk import in_values
+from bpf.actors import Actor
 from leads.audit import Entity
 from leads.models import Account, Contact, Lead, LeadStatus
 from leads.sellers import AssignmentRule, LeadAssignment, Seller

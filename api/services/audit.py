@@ -16,10 +16,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, select, update
 
-from api.services.moves import Actor
 from api.storage.bulk import in_values, insert_rows
 from api.storage.db import Database
 from api.storage.paging import decode_cursor, page
+from bpf.actors import Actor
 from leads.audit import AuditEntry, Entity
 
 TABLE: Table = AuditEntry.__table__  # type: ignore[attr-defined]

@@ -6,29 +6,28 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Collection, Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
 import bpf
-from api.http.problems import Problem, field_error, invalid, not_found, taken
-from api.services import audit, interactions, matching, privacy
+from api.services import audit, interactions, lead_writes, matching, privacy
 from api.services.contacts import record_consent
-from api.services.leads import add_lead, announce_updated, merged_attributes
-from api.services.moves import Actor
+from api.services.leads import add_lead, merged_attributes
 from api.services.schemas.capture import (
     FormCreate,
     LeadgenSourceCreate,
-    RecordOutcome,
     StrategyCreate,
     SubmissionIn,
-    SubmissionResult,
 )
 from api.services.schemas.interactions import InteractionIn
 from api.services.schemas.leads import LeadCreate, MarketingContext
 from api.services.scoring import evaluation
+from bpf.actors import Actor
 from leads.audit import Entity as Audited
+from leads.errors import Conflict, InvalidInput, NotFound, Taken
 from leads.matching import FIELDS, Entity
 from leads.models import (
     ConsentLevel,
@@ -61,17 +60,17 @@ def add_strategy(session: Session, data: StrategyCreate) -> MatchingStrategy:
     allowed = FIELDS[data.entity]
     unknown = [f for f in data.fields if f not in allowed]
     if unknown:
-        raise field_error(
+        raise InvalidInput.field(
             "fields",
             f"{', '.join(unknown)}: not {data.entity.value} fields a strategy can compare; "
             f"one of: {', '.join(allowed)}",
         )
     if len(set(data.fields)) != len(data.fields):
-        raise field_error("fields", "a field is named twice")
+        raise InvalidInput.field("fields", "a field is named twice")
     if session.exec(
         select(MatchingStrategy).where(col(MatchingStrategy.name) == data.name)
     ).first():
-        raise taken("name", f"a strategy named '{data.name}' exists")
+        raise Taken("name", f"a strategy named '{data.name}' exists")
     if data.default:
         for other in session.exec(
             select(MatchingStrategy).where(col(MatchingStrategy.entity) == data.entity.value)
@@ -88,7 +87,7 @@ def add_strategy(session: Session, data: StrategyCreate) -> MatchingStrategy:
 
 def add_form(session: Session, data: FormCreate) -> Form:
     if session.get(Form, data.id) is not None:
-        raise Problem(409, "exists", "Already exists", f"form '{data.id}' exists")
+        raise Conflict(f"form '{data.id}' exists", slug="exists", title="Already exists")
     form = Form(
         id=data.id,
         name=data.name,
@@ -108,22 +107,22 @@ def _strategy_id(session: Session, name: str | None, entity: Entity, field: str)
         return None
     row = session.exec(select(MatchingStrategy).where(col(MatchingStrategy.name) == name)).first()
     if row is None:
-        raise field_error(field, f"there is no matching strategy named '{name}'")
+        raise InvalidInput.field(field, f"there is no matching strategy named '{name}'")
     if row.entity != entity.value:
-        raise field_error(field, f"'{name}' matches {row.entity}s, not {entity.value}s")
+        raise InvalidInput.field(field, f"'{name}' matches {row.entity}s, not {entity.value}s")
     return row.id
 
 
 def add_leadgen_source(session: Session, data: LeadgenSourceCreate) -> LeadgenSource:
     if session.get(Form, data.form_id) is None:
-        raise field_error("form_id", f"there is no form '{data.form_id}'")
+        raise InvalidInput.field("form_id", f"there is no form '{data.form_id}'")
     if session.get(LeadgenSource, data.id) is not None:
-        raise Problem(409, "exists", "Already exists", f"lead-gen source '{data.id}' exists")
+        raise Conflict(f"lead-gen source '{data.id}' exists", slug="exists", title="Already exists")
     for target, path in data.mapping.items():
         try:
             _steps(path)
         except ValueError as exc:
-            raise field_error(f"mapping.{target}", str(exc)) from None
+            raise InvalidInput.field(f"mapping.{target}", str(exc)) from None
     source = LeadgenSource(id=data.id, form_id=data.form_id, mapping=dict(data.mapping))
     session.add(source)
     session.flush()
@@ -131,6 +130,29 @@ def add_leadgen_source(session: Session, data: LeadgenSourceCreate) -> LeadgenSo
 
 
 # -- submissions ----------------------------------------------------------------------------
+
+
+Action = Literal["created", "updated", "unchanged", "would create", "would update"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of the contact or the lead: its id (None if a dry run would create it)."""
+
+    id: int | None
+    action: Action
+    match: matching.Match
+
+
+@dataclass(frozen=True)
+class Captured:
+    """The contact and the lead a submission reached, and the interaction recorded on them."""
+
+    dry_run: bool
+    contact: Outcome
+    lead: Outcome
+    interaction_id: int | None = None
+    interaction_duplicate: bool = False
 
 
 def submit(
@@ -143,7 +165,7 @@ def submit(
     kinds: Collection[str],
     actor: Actor,
     dry_run: bool,
-) -> SubmissionResult:
+) -> Captured:
     """Match or create the contact, then the lead, then record the interaction."""
     contact_values, topic, answers = _split(submission.fields)
     email = contact_values.get("email")
@@ -152,14 +174,51 @@ def submit(
         privacy.refuse_erased(session, email, consented)
     else:
         privacy.allow_return(session, email, consented)
-    context = (ContextKind(form.kind).value, form.id)
+    contact_match, lead_match = _matches(session, form, contact_values, email, topic)
+    if dry_run:
+        return Captured(
+            dry_run=True,
+            contact=_would(contact_match),
+            lead=_would(lead_match),
+        )
 
+    now = utcnow()
+    contact, contact_action = _save_contact(
+        session, contact_match.record, contact_values, submission, actor, now
+    )
+    lead = lead_match.record
+    if lead is None:
+        lead = _new_lead(session, catalog, form, contact, email, topic, answers, actor)
+        lead_action: Action = "created"
+    else:
+        lead_action = _update_lead(session, catalog, lead, contact, answers, now, actor)
+    accepted = _interaction(session, form, submission, contact, lead, kind, kinds, now)
+    assert lead.id is not None and contact.id is not None
+    evaluation.rescore_for(session, catalog, lead_ids=[lead.id], contact_ids=[contact.id])
+    return Captured(
+        dry_run=False,
+        contact=Outcome(contact.id, contact_action, contact_match),
+        lead=Outcome(lead.id, lead_action, lead_match),
+        interaction_id=accepted["id"],
+        interaction_duplicate=accepted["duplicate"],
+    )
+
+
+def _matches(
+    session: Session,
+    form: Form,
+    contact_values: Mapping[str, Any],
+    email: str | None,
+    topic: str | None,
+) -> tuple[matching.Match, matching.Match]:
+    """The contact the submission matches, then the lead, each by the form's strategy."""
     contact_match = matching.find(
         session,
         matching.strategy(session, Entity.CONTACT, form.contact_strategy_id),
         contact_values,
     )
     contact: Contact | None = contact_match.record
+    context = (ContextKind(form.kind).value, form.id)
     lead_values = {"email": email, "context": context, "topic": topic or form.name}
     if contact is not None:
         lead_values["parent_contact"] = contact.id
@@ -168,23 +227,26 @@ def submit(
         lead_match = matching.Match(lead_strategy, missing=["parent_contact"])
     else:
         lead_match = matching.find(session, lead_strategy, lead_values)
+    return contact_match, lead_match
 
-    if dry_run:
-        return SubmissionResult(
-            dry_run=True,
-            contact=_would(contact, contact_match),
-            lead=_would(lead_match.record, lead_match),
-            interaction_id=None,
-        )
 
-    now = utcnow()
+def _save_contact(
+    session: Session,
+    contact: Contact | None,
+    contact_values: Mapping[str, Any],
+    submission: SubmissionIn,
+    actor: Actor,
+    now: dt.datetime,
+) -> tuple[Contact, Action]:
+    """Create the contact, or bring the matched one up to date; audit what changed."""
     before: dict[str, Any] = {}  # the contact's values that change, and their new values
     changed: dict[str, Any] = {}
+    action: Action
     if contact is None:
         contact = Contact(**contact_values, created_at=now, updated_at=now)
         session.add(contact)
         session.flush()
-        contact_action = "created"
+        action = "created"
     else:
         changed = {k: v for k, v in contact_values.items() if getattr(contact, k) != v}
         before = {key: getattr(contact, key) for key in changed}
@@ -193,7 +255,7 @@ def submit(
         if changed:
             contact.version += 1
             contact.updated_at = now
-        contact_action = "updated" if changed else "unchanged"
+        action = "updated" if changed else "unchanged"
     if submission.consent is not None:
         level = contact.consent_level
         record_consent(session, contact, submission.consent)
@@ -201,39 +263,58 @@ def submit(
             contact.version += 1
             contact.updated_at = now
             before["consent_level"], changed["consent_level"] = level, contact.consent_level
-        contact_action = "updated" if contact_action == "unchanged" else contact_action
-    if contact_action != "created":  # a record's first values are no change
+        action = "updated" if action == "unchanged" else action
+    if action != "created":  # a record's first values are no change
         assert contact.id is not None
         audit.record(
             session.connection(), Audited.CONTACT, [(contact.id, before, changed)], actor, now
         )
+    return contact, action
 
-    lead = lead_match.record
-    if lead is None:
-        try:
-            data = LeadCreate(
-                topic=topic or form.name,
-                email=email,
-                marketing_context=MarketingContext(kind=ContextKind(form.kind), id=form.id),
-                parent_contact_id=contact.id,
-                parent_account_id=contact.account_id,
-                attributes=answers,
-            )
-        except ValidationError as exc:
-            raise invalid(
-                [
-                    {
-                        "field": "fields." + ".".join(str(p) for p in e["loc"][1:]),
-                        "reason": e["msg"],
-                    }
-                    for e in exc.errors()
-                ]
-            ) from None
-        lead = add_lead(session, catalog, data, actor)
-        lead_action = "created"
-    else:
-        lead_action = _update_lead(session, catalog, lead, contact, answers, now, actor)
 
+def _new_lead(
+    session: Session,
+    catalog: bpf.Catalog,
+    form: Form,
+    contact: Contact,
+    email: str | None,
+    topic: str | None,
+    answers: dict[str, Any],
+    actor: Actor,
+) -> Lead:
+    try:
+        data = LeadCreate(
+            topic=topic or form.name,
+            email=email,
+            marketing_context=MarketingContext(kind=ContextKind(form.kind), id=form.id),
+            parent_contact_id=contact.id,
+            parent_account_id=contact.account_id,
+            attributes=answers,
+        )
+    except ValidationError as exc:
+        raise InvalidInput(
+            [
+                {
+                    "field": "fields." + ".".join(str(p) for p in e["loc"][1:]),
+                    "reason": e["msg"],
+                }
+                for e in exc.errors()
+            ]
+        ) from None
+    return add_lead(session, catalog, data, actor)
+
+
+def _interaction(
+    session: Session,
+    form: Form,
+    submission: SubmissionIn,
+    contact: Contact,
+    lead: Lead,
+    kind: str,
+    kinds: Collection[str],
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """Record the submission as an interaction of the contact and the lead (once per id)."""
     stored = interactions.store(
         session,
         [
@@ -248,16 +329,7 @@ def submit(
         ],
         kinds,
     )
-    accepted = stored.accepted[0]
-    assert lead.id is not None and contact.id is not None
-    evaluation.rescore_for(session, catalog, lead_ids=[lead.id], contact_ids=[contact.id])
-    return SubmissionResult(
-        dry_run=False,
-        contact=RecordOutcome(id=contact.id, action=contact_action, match=contact_match.report()),
-        lead=RecordOutcome(id=lead.id, action=lead_action, match=lead_match.report()),
-        interaction_id=accepted["id"],
-        interaction_duplicate=accepted["duplicate"],
-    )
+    return stored.accepted[0]
 
 
 def _split(fields: Mapping[str, Any]) -> tuple[dict[str, Any], str | None, dict[str, Any]]:
@@ -293,15 +365,16 @@ def _split(fields: Mapping[str, Any]) -> tuple[dict[str, Any], str | None, dict[
         else:
             answers[name] = value
     if errors:
-        raise invalid(errors)
+        raise InvalidInput(errors)
     return contact, topic, answers
 
 
-def _would(record: Any, match: matching.Match) -> RecordOutcome:
-    return RecordOutcome(
-        id=None if record is None else record.id,
-        action="would create" if record is None else "would update",
-        match=match.report(),
+def _would(match: matching.Match) -> Outcome:
+    record = match.record
+    return Outcome(
+        None if record is None else record.id,
+        "would create" if record is None else "would update",
+        match,
     )
 
 
@@ -313,30 +386,25 @@ def _update_lead(
     answers: Mapping[str, Any],
     now: dt.datetime,
     actor: Actor,
-) -> str:
-    before: dict[str, Any] = {}
-    after: dict[str, Any] = {}
+) -> Action:
+    changes: dict[str, Any] = {}
     if lead.parent_contact_id is None:
-        before["parent_contact_id"], after["parent_contact_id"] = None, contact.id
-        lead.parent_contact_id = contact.id
-    attributes = merged_attributes(catalog, lead.attributes, answers)
-    if attributes != lead.attributes:
-        before["attributes"], after["attributes"] = lead.attributes, attributes
-        lead.attributes = attributes
-    if after:
-        lead.version += 1
-        lead.updated_at = now
-        session.add(lead)
-        assert lead.id is not None
-        audit.record(session.connection(), Audited.LEAD, [(lead.id, before, after)], actor, now)
-        announce_updated(session.connection(), [(lead.id, lead.version, before, after)], actor)
-    return "updated" if after else "unchanged"
+        changes["parent_contact_id"] = contact.id
+    changes["attributes"] = merged_attributes(catalog, lead.attributes, answers)
+    draft = lead_writes.Draft.of(lead.model_dump())
+    # A submission's answers to a lead it matched fire no automations: they never have.
+    if not lead_writes.change(catalog, draft, changes, now, fire_outcomes=False):
+        return "unchanged"
+    lead_writes.store(session.connection(), catalog, [draft], actor, now)
+    session.refresh(lead)
+    return "updated"
 
 
-def form_of(session: Session, form_id: str, kind: str) -> Form:
+def form_of(session: Session, form_id: str, kind: str | None) -> Form:
+    """The form of that kind (any kind when None); 404 when there is none."""
     form = session.get(Form, form_id)
-    if form is None or form.kind != kind:
-        raise not_found(kind, form_id)
+    if form is None or (kind is not None and form.kind != kind):
+        raise NotFound(kind or "form", form_id)
     return form
 
 
@@ -404,7 +472,7 @@ def leadgen_submission(source: LeadgenSource, payload: Any) -> SubmissionIn:
     try:
         return SubmissionIn(fields=fields, **{k: v for k, v in extra.items() if v is not None})
     except ValidationError as exc:
-        raise invalid(
+        raise InvalidInput(
             [
                 {"field": ".".join(str(p) for p in e["loc"]), "reason": e["msg"]}
                 for e in exc.errors()

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import ColumnElement, update
 from sqlmodel import Session, col, select
 
 import bpf
 from api.services import audit, privacy, records
-from api.services.moves import Actor
 from api.services.schemas.contacts import (
     AccountCreate,
     AccountUpdate,
@@ -20,7 +19,8 @@ from api.services.schemas.contacts import (
 )
 from api.services.scoring import evaluation
 from api.storage.db import Database
-from api.storage.locking import locked
+from api.storage.locking import ANY, Expected, locked
+from bpf.actors import Actor
 from leads.audit import AuditEntry, Entity
 from leads.models import Account, ConsentChange, ConsentLevel, Contact, Lead
 from leads.types import utcnow
@@ -43,11 +43,24 @@ def create_contact(db: Database, data: ContactCreate) -> Contact:
     return contact
 
 
+def list_contacts(
+    db: Database, *, email: str | None, account_id: int | None, limit: int, cursor: str | None
+) -> tuple[list[Contact], str | None]:
+    """A page of contacts in id order: those with the email (normalised as stored), those of
+    the account."""
+    where: list[ColumnElement[bool]] = []
+    if email is not None:
+        where.append(col(Contact.email) == email)
+    if account_id is not None:
+        where.append(col(Contact.account_id) == account_id)
+    return records.listing(db, Contact, where, limit, cursor)
+
+
 def update_contact(
     db: Database,
     catalog: bpf.Catalog,
     contact_id: int,
-    if_match: str | None,
+    expected: Expected | None,
     data: ContactUpdate,
     actor: Actor,
 ) -> Contact:
@@ -62,7 +75,7 @@ def update_contact(
         db,
         Contact,
         contact_id,
-        if_match,
+        expected,
         changes,
         "contact",
         ACCOUNT_REFERENCE,
@@ -84,7 +97,7 @@ def give_consent(
     """Record a consent statement. No If-Match: withdrawing must be as easy as giving. Models
     that need consent score the contact's leads, or stop scoring them, at once."""
     with db.write() as session:
-        contact = locked(session, Contact, contact_id, "*", "contact")
+        contact = locked(session, Contact, contact_id, ANY, "contact")
         before = {"consent_level": contact.consent_level}
         record_consent(session, contact, data)
         contact.version += 1
@@ -95,12 +108,12 @@ def give_consent(
 
 
 def delete_contact(
-    db: Database, catalog: bpf.Catalog, contact_id: int, if_match: str | None, actor: Actor
+    db: Database, catalog: bpf.Catalog, contact_id: int, expected: Expected | None, actor: Actor
 ) -> None:
     """Delete the contact; its leads stay without a parent (a change to them: a new version,
     and an audit entry)."""
     with db.write() as session:
-        contact = locked(session, Contact, contact_id, if_match, "contact")
+        contact = locked(session, Contact, contact_id, expected, "contact")
         orphans = list(
             session.exec(select(Lead.id).where(col(Lead.parent_contact_id) == contact_id))
         )
@@ -113,11 +126,11 @@ def delete_contact(
 
 
 def delete_account(
-    db: Database, catalog: bpf.Catalog, account_id: int, if_match: str | None, actor: Actor
+    db: Database, catalog: bpf.Catalog, account_id: int, expected: Expected | None, actor: Actor
 ) -> None:
     """Delete the account; its contacts and leads stay without it."""
     with db.write() as session:
-        account = locked(session, Account, account_id, if_match, "account")
+        account = locked(session, Account, account_id, expected, "account")
         orphans = list(
             session.exec(select(Lead.id).where(col(Lead.parent_account_id) == account_id))
         )
@@ -205,11 +218,19 @@ def create_account(db: Database, data: AccountCreate) -> Account:
     return account
 
 
+def list_accounts(
+    db: Database, *, name: str | None, limit: int, cursor: str | None
+) -> tuple[list[Account], str | None]:
+    """A page of accounts in id order, those of that name if given."""
+    where = [col(Account.name) == name] if name is not None else []
+    return records.listing(db, Account, where, limit, cursor)
+
+
 def update_account(
     db: Database,
     catalog: bpf.Catalog,
     account_id: int,
-    if_match: str | None,
+    expected: Expected | None,
     data: AccountUpdate,
     actor: Actor,
 ) -> Account:
@@ -219,4 +240,4 @@ def update_account(
         evaluation.rescore_for(session, catalog, account_ids=[account.id])
 
     changes: dict[str, Any] = data.model_dump(exclude_unset=True)
-    return records.update(db, Account, account_id, if_match, changes, "account", after=changed)
+    return records.update(db, Account, account_id, expected, changes, "account", after=changed)

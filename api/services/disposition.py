@@ -10,18 +10,18 @@ from dataclasses import dataclass, field
 from sqlmodel import Session, col, select
 
 import bpf
-from api.http.problems import Problem
 from api.services import access, assignment, audit, outbox, records
 from api.services import leads as lead_service
 from api.services.activities import cancel_open, lead_not_open
-from api.services.moves import Actor
 from api.services.outbox import EventType
 from api.services.schemas.opportunities import DisqualifyRequest, QualifyRequest, ReopenRequest
 from api.services.scoring import evaluation
 from api.storage.db import Database
-from api.storage.locking import check_if_match, locked
+from api.storage.locking import Expected
+from bpf.actors import Actor
 from leads.activities import Activity
 from leads.audit import Entity
+from leads.errors import Conflict
 from leads.models import STATUS_REASONS, Contact, Lead, LeadStatus
 from leads.opportunities import Disposition, Opportunity, OpportunityStatus
 from leads.types import utcnow
@@ -46,14 +46,14 @@ def qualify(
     catalog: bpf.Catalog,
     scope: access.Scope,
     lead_id: int,
-    if_match: str | None,
+    expected: Expected | None,
     data: QualifyRequest,
     actor: Actor,
 ) -> Outcome:
     """Make an opportunity of an open lead (its contact and account from the lead's parents,
     its owner the lead's) and mark the lead qualified."""
     with db.write() as session:
-        lead = _locked_open(session, scope, lead_id, if_match, "be qualified")
+        lead = _locked_open(session, scope, lead_id, expected, "be qualified")
         now = utcnow()
         account_id = lead.parent_account_id
         if account_id is None and lead.parent_contact_id is not None:
@@ -93,12 +93,12 @@ def disqualify(
     catalog: bpf.Catalog,
     scope: access.Scope,
     lead_id: int,
-    if_match: str | None,
+    expected: Expected | None,
     data: DisqualifyRequest,
     actor: Actor,
 ) -> Outcome:
     with db.write() as session:
-        lead = _locked_open(session, scope, lead_id, if_match, "be disqualified")
+        lead = _locked_open(session, scope, lead_id, expected, "be disqualified")
         outcome = _close(
             session,
             catalog,
@@ -118,14 +118,14 @@ def reopen(
     catalog: bpf.Catalog,
     scope: access.Scope,
     lead_id: int,
-    if_match: str | None,
+    expected: Expected | None,
     data: ReopenRequest,
     actor: Actor,
 ) -> Outcome:
     """A disqualified lead is open again (status reason "new"); its canceled activities stay
     canceled. A qualified lead is not reopened: its opportunity carries the work on."""
     with db.write() as session:
-        lead = _locked(session, scope, lead_id, if_match)
+        lead = access.locked_lead(session, scope, lead_id, expected)
         if lead.status != LeadStatus.DISQUALIFIED.value:
             detail = f"lead {lead.id} is {lead.status}; only a disqualified lead can be reopened"
             if lead.status == LeadStatus.QUALIFIED.value:
@@ -134,11 +134,10 @@ def reopen(
                 ).first()
                 if found is not None:
                     detail += f" (work on opportunity {found} instead)"
-            raise Problem(
-                409,
-                "lead-not-disqualified",
-                "Lead not disqualified",
+            raise Conflict(
                 detail,
+                slug="lead-not-disqualified",
+                title="Lead not disqualified",
                 current_status=lead.status,
                 current_status_reason=lead.status_reason,
             )
@@ -166,18 +165,10 @@ def dispositions(
     return records.listing(db, Disposition, where, limit, cursor)
 
 
-def _locked(session: Session, scope: access.Scope, lead_id: int, if_match: str | None) -> Lead:
-    """The lead under lock, if the caller may see it, its version checked."""
-    lead = locked(session, Lead, lead_id, "*", "lead")
-    access.require(session.connection(), scope, lead_id)
-    check_if_match(if_match, lead.version, "lead")
-    return lead
-
-
 def _locked_open(
-    session: Session, scope: access.Scope, lead_id: int, if_match: str | None, what: str
+    session: Session, scope: access.Scope, lead_id: int, expected: Expected | None, what: str
 ) -> Lead:
-    lead = _locked(session, scope, lead_id, if_match)
+    lead = access.locked_lead(session, scope, lead_id, expected)
     if lead.status != LeadStatus.OPEN.value:
         raise lead_not_open(lead, what)
     return lead

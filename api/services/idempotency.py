@@ -3,39 +3,18 @@ nothing twice; the same key with a different body is refused."""
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy import Column, Index, delete, select, tuple_
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Session
 
 from api.services.keys import Principal
 from api.storage.db import Database
+from api.storage.idempotency_records import KEY_MAX, IdempotencyRecord
 from leads.errors import InvalidInput
-from leads.types import Id, JSONValue, UTCDateTime, utcnow
-
-if TYPE_CHECKING:
-    from api.jobs.definitions import JobContext
-
-KEY_MAX = 200
-EXPIRY_BATCH = 5000
-
-
-class IdempotencyRecord(SQLModel, table=True):
-    __tablename__ = "idempotency_record"
-    __table_args__ = (Index("ix_idempotency_record_created_at", "created_at"),)
-
-    api_key_id: int = Field(sa_column=Column(Id, primary_key=True))
-    key: str = Field(primary_key=True, max_length=KEY_MAX)
-    route: str = Field(max_length=200)
-    request_hash: str = Field(max_length=64)
-    status_code: int
-    response: Any = Field(default=None, sa_column=Column(JSONValue, nullable=True))
-    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 def request_hash(body: Any) -> str:
@@ -133,28 +112,3 @@ def _answer_of(
             f"({record.route})",
         )
     return record.status_code, record.response
-
-
-def expire(ctx: JobContext) -> None:
-    """The idempotency_expiry job: delete the keys older than LEADFLOW_IDEMPOTENCY_KEEP, in
-    batches; a replay of an expired key is then a new request."""
-    assert ctx.run.started_at is not None
-    cutoff = ctx.run.started_at - dt.timedelta(seconds=ctx.settings.idempotency_keep)
-    table = IdempotencyRecord.__table__  # type: ignore[attr-defined]
-    batch = (
-        select(table.c.api_key_id, table.c.key)
-        .where(table.c.created_at < cutoff)
-        .order_by(table.c.created_at)
-        .limit(EXPIRY_BATCH)
-    )
-    while True:
-        with ctx.write() as session:
-            deleted = (
-                session.connection()
-                .execute(delete(table).where(tuple_(table.c.api_key_id, table.c.key).in_(batch)))
-                .rowcount
-            )
-            ctx.advance(session, add=deleted)
-        ctx.notify()
-        if deleted < EXPIRY_BATCH:
-            return

@@ -1,4 +1,5 @@
-"""Storing interactions: a batch is checked whole, stored whole, or not at all."""
+"""Storing interactions: a batch is checked whole, stored whole, or not at all; and listing
+them."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
-from sqlmodel import Session
+from sqlalchemy import ColumnElement, Connection, func, insert, or_, select
+from sqlmodel import Session, col
 
-from api.http.problems import invalid
+from api.services import access, records
 from api.services.schemas.interactions import InteractionIn
 from api.storage.bulk import in_values, insert_rows
+from api.storage.db import Database
+from leads.errors import InvalidInput
 from leads.models import Contact, Interaction, Lead
 from leads.types import epoch, utcnow
 
@@ -173,7 +176,7 @@ def store(session: Session, items: Sequence[InteractionIn], kinds: Collection[st
             }
         )
     if errors:
-        raise invalid(errors)
+        raise InvalidInput(errors)
 
     new_ids = _insert(connection, rows)
     for row, new_id in zip(rows, new_ids, strict=True):
@@ -189,3 +192,28 @@ def store(session: Session, items: Sequence[InteractionIn], kinds: Collection[st
         else:
             accepted.append({"index": index, "id": next(fresh), "duplicate": False})
     return Stored(accepted=accepted, new=rows)
+
+
+def list_interactions(
+    db: Database,
+    scope: access.Scope,
+    *,
+    contact_id: int | None,
+    lead_id: int | None,
+    kind: str | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Interaction], str | None]:
+    """A page of the interactions the scope sees, in id order, filtered. Interactions of a
+    contact alone stay visible; those credited to a lead follow it."""
+    where: list[ColumnElement[bool]] = []
+    if contact_id is not None:
+        where.append(col(Interaction.contact_id) == contact_id)
+    if lead_id is not None:
+        where.append(col(Interaction.lead_id) == lead_id)
+    if kind is not None:
+        where.append(col(Interaction.kind) == kind)
+    if scope is not None:
+        lead = col(Interaction.lead_id)
+        where.append(or_(lead.is_(None), *access.belongs(lead, scope)))
+    return records.listing(db, Interaction, where, limit, cursor)

@@ -3,27 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, bindparam, func, insert, literal, update
-from sqlalchemy import select as select_rows
 from sqlmodel import Session, col, select
 
 import bpf
-from api.http.problems import Problem, field_error, invalid, not_found
-from api.services import access, assignment, audit, outbox, privacy, records
-from api.services.moves import SYSTEM, Actor, history_rows
+from api.services import access, assignment, audit, lead_writes, privacy, records
+from api.services.moves import history_rows
 from api.services.moves import record as record_moves
-from api.services.outbox import EventType
 from api.services.schemas.leads import LeadCreate, LeadUpdate, MoveRequest
 from api.services.scoring import evaluation
 from api.storage.db import Database
-from api.storage.locking import check_if_match, locked
+from api.storage.locking import ANY, Expected, locked_values
+from bpf.actors import SYSTEM, Actor
 from bpf.fields import BUILTIN_FIELDS, FieldValueError
 from bpf.schema import NEXT
 from leads.audit import AuditEntry, Entity
+from leads.errors import InvalidInput
 from leads.models import (
     STATUS_REASONS,
     Account,
@@ -100,41 +99,30 @@ def create_lead(db: Database, catalog: bpf.Catalog, data: LeadCreate, actor: Act
 def add_lead(session: Session, catalog: bpf.Catalog, data: LeadCreate, actor: Actor) -> Lead:
     """Insert a lead in the first stage of its process and fire what its fields set off."""
     process = catalog.get(data.process) if data.process is not None else catalog.default
+    values = {
+        "topic": data.topic,
+        "email": data.email,
+        "context_kind": data.marketing_context.kind.value if data.marketing_context else None,
+        "context_id": data.marketing_context.id if data.marketing_context else None,
+        "parent_contact_id": data.parent_contact_id,
+        "parent_account_id": data.parent_account_id,
+        "owner": data.owner,
+        "sales_ready": data.sales_ready,
+        "process": process.name,
+        "attributes": merged_attributes(catalog, {}, data.attributes),
+    }
+    _check_references(session, data.parent_contact_id, data.parent_account_id)
+    privacy.allow_return(session, data.email, consent_given=False)
     now = utcnow()
-    lead = Lead(
-        topic=data.topic,
-        email=data.email,
-        context_kind=data.marketing_context.kind.value if data.marketing_context else None,
-        context_id=data.marketing_context.id if data.marketing_context else None,
-        parent_contact_id=data.parent_contact_id,
-        parent_account_id=data.parent_account_id,
-        owner=data.owner,
-        sales_ready=data.sales_ready,
-        process=process.name,
-        stage=process.first_stage,
-        stage_entered_at=now,
-        created_at=now,
-        updated_at=now,
-    )
-    lead.attributes = merged_attributes(catalog, {}, data.attributes)
-    outcomes = [
-        outcome
-        for name in ("sales_ready", *data.attributes)
-        for outcome in catalog.outcomes_of_change(name, None, lead.field_value(name))
-    ]
-    _check_references(session, lead.parent_contact_id, lead.parent_account_id)
-    privacy.allow_return(session, lead.email, consent_given=False)
-    session.add(lead)
-    session.flush()
-    announce_created(session.connection(), [lead.model_dump()], actor)
-    moves = process.apply_outcomes(lead, outcomes, automated=False, switches={})
-    _record(session, catalog, lead, moves, actor, None, now)
-    session.flush()
-    assert lead.id is not None
+    draft = lead_writes.start(catalog, values, now)
     connection = session.connection()
-    if lead.owner is not None:
-        assignment.record_by_hand(connection, lead.id, None, lead.owner, actor, now)
-    assignment.route(connection, catalog, [lead.id], actor, now)
+    lead_writes.store(connection, catalog, [draft], actor, now, ids=True)
+    lead_id = draft.values["id"]
+    if data.owner is not None:
+        assignment.record_by_hand(connection, lead_id, None, data.owner, actor, now)
+    assignment.route(connection, catalog, [lead_id], actor, now)
+    lead = session.get(Lead, lead_id)
+    assert lead is not None
     _rescore(session, catalog, lead)
     return lead
 
@@ -144,14 +132,12 @@ def update_lead(
     catalog: bpf.Catalog,
     scope: access.Scope,
     lead_id: int,
-    if_match: str | None,
+    expected: Expected | None,
     data: LeadUpdate,
     actor: Actor,
 ) -> Lead:
     with db.write() as session:
-        lead = locked(session, Lead, lead_id, "*", "lead")
-        access.require(session.connection(), scope, lead_id)
-        check_if_match(if_match, lead.version, "lead")
+        lead = access.locked_lead(session, scope, lead_id, expected)
         changes = _changes(catalog, lead, data)
         if not changes:
             return lead
@@ -160,80 +146,15 @@ def update_lead(
         )
         if "email" in changes:
             privacy.allow_return(session, changes["email"], consent_given=False)
-        outcomes: list[str] = []
-        before = {name: getattr(lead, name) for name in (*changes, "stage", "process")}
         owner, status = lead.owner, lead.status
-        for name, value in changes.items():
-            if name == "attributes":
-                for key in set(value) | set(lead.attributes):
-                    outcomes += catalog.outcomes_of_change(
-                        key, lead.attributes.get(key), value.get(key)
-                    )
-            else:
-                outcomes += catalog.outcomes_of_change(name, getattr(lead, name), value)
-            setattr(lead, name, value)
         now = utcnow()
-        moves = catalog.get(lead.process).apply_outcomes(
-            lead, outcomes, automated=False, switches={}
-        )
-        _record(session, catalog, lead, moves, actor, None, now)
-        _touch(lead, now)
-        assert lead.id is not None
-        after = {**changes, "stage": lead.stage, "process": lead.process}
-        audit.record(session.connection(), Entity.LEAD, [(lead.id, before, after)], actor, now)
-        announce_updated(session.connection(), [(lead.id, lead.version, before, changes)], actor)
+        draft = lead_writes.Draft.of(lead.model_dump())
+        lead_writes.change(catalog, draft, changes, now)
+        lead_writes.store(session.connection(), catalog, [draft], actor, now)
+        session.refresh(lead)
         _route(session, catalog, lead, owner, status, actor, now)
         _rescore(session, catalog, lead)
     return lead
-
-
-def announce_created(
-    connection: Connection, leads: Sequence[Mapping[str, Any]], actor: Actor
-) -> None:
-    """lead.created for new leads (their columns), and lead.sales_ready for those created
-    sales ready."""
-    who = outbox.actor_data(actor.kind.value, actor.name)
-    outbox.emit(
-        connection, EventType.LEAD_CREATED, [{**outbox.lead_data(v), "actor": who} for v in leads]
-    )
-    outbox.emit(
-        connection,
-        EventType.LEAD_SALES_READY,
-        [{"lead_id": v["id"], "actor": who, "model_ids": []} for v in leads if v["sales_ready"]],
-    )
-
-
-def announce_updated(
-    connection: Connection,
-    leads: Sequence[tuple[int, int, Mapping[str, Any], Mapping[str, Any]]],
-    actor: Actor,
-) -> None:
-    """lead.updated for each (lead id, new version, values before, values after) whose fields
-    changed, and lead.sales_ready for those a person marked sales ready."""
-    who = outbox.actor_data(actor.kind.value, actor.name)
-    outbox.emit(
-        connection,
-        EventType.LEAD_UPDATED,
-        [
-            {
-                "lead_id": lead_id,
-                "version": version,
-                "changes": {k: {"from": before.get(k), "to": v} for k, v in after.items()},
-                "actor": who,
-            }
-            for lead_id, version, before, after in leads
-            if after
-        ],
-    )
-    outbox.emit(
-        connection,
-        EventType.LEAD_SALES_READY,
-        [
-            {"lead_id": lead_id, "actor": who, "model_ids": []}
-            for lead_id, _, before, after in leads
-            if after.get("sales_ready") is True and not before.get("sales_ready")
-        ],
-    )
 
 
 def _route(
@@ -264,9 +185,6 @@ MOVED_FIELDS = frozenset({"lead.stage", "lead.process"})
 
 # Moves are the hot path: statements built once, on the table, run on the connection.
 LEAD_TABLE = Lead.__table__  # type: ignore[attr-defined]
-READ_LOCKED = (
-    select_rows(LEAD_TABLE).where(LEAD_TABLE.c.id == bindparam("lead_id")).with_for_update()
-)
 WRITE_MOVE = (
     update(LEAD_TABLE)
     .where(LEAD_TABLE.c.id == bindparam("lead_id"))
@@ -285,16 +203,14 @@ def move_lead(
     catalog: bpf.Catalog,
     scope: access.Scope,
     lead_id: int,
-    if_match: str | None,
+    expected: Expected | None,
     request: MoveRequest,
     actor: Actor,
 ) -> LeadRow:
     """Move the lead as asked: one row read under lock, one update, one history row."""
     kind = _move_kind(request)
     with db.write_connection() as connection:
-        lead = locked_row(connection, lead_id, "*")
-        access.require(connection, scope, lead_id)
-        check_if_match(if_match, lead.values["version"], "lead")
+        lead = locked_row(connection, scope, lead_id, expected)
         if kind == "process":
             assert request.process is not None
             move = catalog.change_process(lead, request.process, request.to)
@@ -328,21 +244,28 @@ def move_lead(
             connection, catalog, [lead_id], actor, now
         ):
             read = MOVED_FIELDS | {"lead.owner"}
-            lead = locked_row(connection, lead_id, "*")
+            lead = locked_row(connection, None, lead_id, ANY)
         if evaluation.reads_any(connection, read):
             session = Session(bind=connection)
             evaluation.rescore(session, catalog, lead_ids=[lead_id], now=now)
-            lead = locked_row(connection, lead_id, "*")
+            lead = locked_row(connection, None, lead_id, ANY)
     return lead
 
 
-def locked_row(connection: Connection, lead_id: int, if_match: str | None) -> LeadRow:
-    """The lead as a row, locked until the transaction ends, its version checked."""
-    row = connection.execute(READ_LOCKED, {"lead_id": lead_id}).mappings().first()
-    if row is None:
-        raise not_found("lead", lead_id)
-    check_if_match(if_match, row["version"], "lead")
-    return LeadRow(dict(row))
+def locked_row(
+    connection: Connection, scope: access.Scope, lead_id: int, expected: Expected | None
+) -> LeadRow:
+    """The lead as a row, locked until the transaction ends, if the caller may see it."""
+    return LeadRow(
+        locked_values(
+            connection,
+            LEAD_TABLE,
+            lead_id,
+            expected,
+            "lead",
+            visible=lambda _: access.sees(connection, scope, lead_id),
+        )
+    )
 
 
 def _move_kind(request: MoveRequest) -> str:
@@ -354,7 +277,7 @@ def _move_kind(request: MoveRequest) -> str:
     if request.process is not None:
         given = [g for g in given if g != "to"]
     if len(given) != 1:
-        raise invalid(
+        raise InvalidInput(
             [
                 {
                     "field": "body",
@@ -365,7 +288,7 @@ def _move_kind(request: MoveRequest) -> str:
         )
     kind = "next" if given[0] == "action" else given[0]
     if kind in ("to", "process") and request.reason is None:
-        raise field_error("reason", "required when switching to a chosen stage or process")
+        raise InvalidInput.field("reason", "required when switching to a chosen stage or process")
     return kind
 
 
@@ -379,28 +302,6 @@ def _rescore(session: Session, catalog: bpf.Catalog, lead: Lead) -> None:
     assert lead.id is not None
     evaluation.rescore(session, catalog, lead_ids=[lead.id])
     session.refresh(lead)
-
-
-def _touch(lead: Lead, now: dt.datetime) -> None:
-    lead.version += 1
-    lead.updated_at = now
-
-
-def _record(
-    session: Session,
-    catalog: bpf.Catalog,
-    lead: Lead,
-    moves: Sequence[bpf.Move],
-    actor: Actor,
-    reason: str | None,
-    now: dt.datetime,
-) -> None:
-    assert lead.id is not None
-    rows = history_rows(lead.id, lead.process, moves, lead.stage_entered_at, actor, reason, now)
-    leads = {lead.id: {"owner": lead.owner, "status": lead.status}}
-    record_moves(session.connection(), rows, catalog, leads)
-    if moves:
-        lead.stage_entered_at = now
 
 
 DISPOSITION_ROUTES = (
@@ -421,7 +322,7 @@ def _changes(catalog: bpf.Catalog, lead: Lead, data: LeadUpdate) -> dict[str, An
         elif name == "attributes":
             try:
                 wanted["attributes"] = merged_attributes(catalog, lead.attributes, value or {})
-            except Problem as problem:
+            except InvalidInput as problem:
                 errors += problem.errors or []
         elif name == "status_reason" and lead.status != LeadStatus.OPEN.value:
             if value != lead.status_reason:
@@ -444,7 +345,7 @@ def _changes(catalog: bpf.Catalog, lead: Lead, data: LeadUpdate) -> dict[str, An
                 }
             )
     if errors:
-        raise invalid(errors)
+        raise InvalidInput(errors)
     return {k: v for k, v in wanted.items() if getattr(lead, k) != v}
 
 
@@ -472,7 +373,7 @@ def merged_attributes(
         else:
             merged[key] = checked
     if errors:
-        raise invalid(errors)
+        raise InvalidInput(errors)
     return merged
 
 
@@ -517,7 +418,7 @@ def adopt(db: Database, catalog: bpf.Catalog) -> list[bpf.Relocation]:
                         literal(r.new_process),
                         literal(r.stage),
                         literal(r.new_stage),
-                        literal(bpf.Actor.SYSTEM.value),
+                        literal(bpf.ActorKind.SYSTEM.value),
                         literal(f"renamed in {catalog.source}"),
                         literal(now, UTCDateTime()),
                     ).where(*where),

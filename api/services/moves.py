@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, insert
@@ -12,28 +11,8 @@ from sqlalchemy import Connection, insert
 import bpf
 from api.services import activity_rows as activities
 from api.services import outbox
-from api.services.keys import Principal
+from bpf.actors import Actor
 from leads.models import StageChange
-
-
-@dataclass(frozen=True)
-class Actor:
-    kind: bpf.Actor
-    name: str | None
-    key_id: int | None = None  # the API key a person acted with
-
-    @classmethod
-    def user(cls, principal: Principal) -> Actor:
-        return cls(bpf.Actor.USER, principal.name, principal.key_id)
-
-    @property
-    def automated(self) -> bool:
-        return self.kind is not bpf.Actor.USER
-
-
-SCORING = Actor(bpf.Actor.SCORING, None)
-QUALIFICATION = Actor(bpf.Actor.QUALIFICATION, None)
-SYSTEM = Actor(bpf.Actor.SYSTEM, None)
 
 
 def history_rows(

@@ -11,14 +11,14 @@ from sqlalchemy import delete, or_, update
 from sqlmodel import Session, col, select
 
 import bpf
-from api.http.problems import Problem
 from api.services import audit, outbox, webhooks
 from api.services.scoring import evaluation
 from api.storage.db import Database
-from api.storage.locking import locked
+from api.storage.locking import ANY, locked
 from api.storage.secrets import ERASURE_PEPPER, secret
 from leads.activities import Activity
 from leads.audit import Entity
+from leads.errors import Conflict
 from leads.models import Contact, ErasedPerson, Interaction, Lead
 from leads.opportunities import Opportunity
 from leads.types import utcnow
@@ -36,12 +36,11 @@ def is_erased(session: Session, email: str | None) -> bool:
 def refuse_erased(session: Session, email: str | None, consent_given: bool) -> None:
     """Refuse to record an erased person again unless they gave their consent again."""
     if not consent_given and is_erased(session, email):
-        raise Problem(
-            409,
-            "erased-person",
-            "Erased person",
+        raise Conflict(
             "this person was erased at their request; they can be recorded again only with "
             "their consent",
+            slug="erased-person",
+            title="Erased person",
             errors=[{"field": "email", "reason": "belongs to an erased person; give consent"}],
         )
 
@@ -95,7 +94,7 @@ def erase_contact(db: Database, catalog: bpf.Catalog, contact_id: int) -> Erasur
     are cancelled) and in the audit log (who changed which field when stays); unlink their
     opportunities; remember only the email's keyed hash. Subscribers hear contact.erased."""
     with db.write() as session:
-        contact = locked(session, Contact, contact_id, "*", "contact")
+        contact = locked(session, Contact, contact_id, ANY, "contact")
         same_person = [col(Contact.id) == contact_id]
         if contact.email:
             same_person.append(col(Contact.email) == contact.email)

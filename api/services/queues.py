@@ -7,18 +7,19 @@ import base64
 import binascii
 import datetime as dt
 import json
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
 
 import bpf
-from api.http.problems import field_error
 from api.services import access
 from api.services import assignment as assignment_service
 from api.services.assignment import LEADS
 from api.storage.db import Database
 from api.storage.paging import decode_cursor, page
+from leads.errors import InvalidInput
 from leads.models import LeadRow, LeadStatus
 from scoring import routing
 from scoring.tables import LeadScore, ModelStatus, ScoringModel
@@ -66,7 +67,9 @@ def _decode(cursor: str, sort: Sort) -> tuple[Any, int]:
             return float(key), last_id
         return dt.datetime.fromisoformat(key), last_id
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise field_error("cursor", f"not a cursor this API returned for sort={sort}") from None
+        raise InvalidInput.field(
+            "cursor", f"not a cursor this API returned for sort={sort}"
+        ) from None
 
 
 def queue(
@@ -83,7 +86,7 @@ def queue(
     if model_id is not None:
         with db.read() as session:
             if session.get(ScoringModel, model_id) is None:
-                raise field_error("model", f"there is no scoring model {model_id}")
+                raise InvalidInput.field("model", f"there is no scoring model {model_id}")
     clauses = [where]
     if owner is not None:
         clauses.append(LEADS.c.owner == owner)
@@ -137,6 +140,28 @@ def teleprospecting(catalog: bpf.Catalog) -> ColumnElement[bool]:
     """Open leads in the stages stages.yaml puts in the teleprospecting queue."""
     stages = assignment_service.queue_stages(catalog, "teleprospecting")
     return and_(LEADS.c.status == LeadStatus.OPEN.value, assignment_service.in_stages(stages))
+
+
+Queue = Callable[[bpf.Catalog], ColumnElement[bool]]
+"""Which leads a work queue holds, as the catalog says: `sales` or `teleprospecting`."""
+
+
+def queued_leads(
+    db: Database,
+    catalog: bpf.Catalog,
+    which: Queue,
+    scope: access.Scope,
+    *,
+    owner: str | None,
+    sort: Sort,
+    model_id: int | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[tuple[LeadRow, float | None]], str | None]:
+    """A page of the leads in the queue that the scope sees (owned by `owner` if given), in
+    the sort's order, each with its score."""
+    where = and_(which(catalog), *access.clauses(scope))
+    return queue(db, where, owner=owner, sort=sort, model_id=model_id, limit=limit, cursor=cursor)
 
 
 def unassigned(

@@ -8,10 +8,10 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement
 from sqlmodel import Session, SQLModel, col, select
 
-from api.http.problems import field_error, not_found
 from api.storage.db import Database
-from api.storage.locking import locked
+from api.storage.locking import Expected, locked
 from api.storage.paging import decode_cursor, page
+from leads.errors import InvalidInput, NotFound
 from leads.types import utcnow
 
 Record = TypeVar("Record", bound=SQLModel)
@@ -21,7 +21,7 @@ def get(db: Database, model: type[Record], ident: int, kind: str) -> Record:
     with db.read() as session:
         row = session.get(model, ident)
     if row is None:
-        raise not_found(kind, ident)
+        raise NotFound(kind, ident)
     return row
 
 
@@ -45,14 +45,14 @@ def require(
 ) -> None:
     """422 naming the field when it refers to a record that does not exist."""
     if ident is not None and session.get(model, ident) is None:
-        raise field_error(field, f"there is no {kind} {ident}")
+        raise InvalidInput.field(field, f"there is no {kind} {ident}")
 
 
 def update(
     db: Database,
     model: type[Record],
     ident: int,
-    if_match: str | None,
+    expected: Expected | None,
     changes: Mapping[str, Any],
     kind: str,
     references: Mapping[str, tuple[type[SQLModel], str]] | None = None,
@@ -67,7 +67,7 @@ def update(
     record and the values it had before, in the same transaction.
     """
     with db.write() as session:
-        row = locked(session, model, ident, if_match, kind)
+        row = locked(session, model, ident, expected, kind)
         if "attributes" in changes:
             current: Mapping[str, Any] = getattr(row, "attributes")  # noqa: B009
             changes = {**changes, "attributes": merged(current, changes["attributes"] or {})}
@@ -90,10 +90,10 @@ def update(
 
 
 def delete(
-    db: Database, model: type[SQLModel], ident: int, if_match: str | None, kind: str
+    db: Database, model: type[SQLModel], ident: int, expected: Expected | None, kind: str
 ) -> None:
     with db.write() as session:
-        session.delete(locked(session, model, ident, if_match, kind))
+        session.delete(locked(session, model, ident, expected, kind))
 
 
 def merged(current: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:

@@ -12,16 +12,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 import bpf
-from api.http.problems import field_error, invalid, taken
 from api.services import assignment as assignment_service
 from api.services import records
 from api.services.assignment import Assigned
-from api.services.moves import Actor
 from api.services.schemas.sellers import RuleCreate, RuleUpdate, SellerCreate, SellerUpdate
 from api.storage.db import Database
-from api.storage.locking import locked
+from api.storage.locking import Expected, locked
+from bpf.actors import Actor
+from leads.errors import InvalidInput, Taken
 from leads.models import Lead, LeadStatus
-from leads.sellers import AssignmentRule, Seller
+from leads.sellers import AssignmentRule, LeadAssignment, Seller
 from leads.types import utcnow
 
 SELLER = "seller"
@@ -51,13 +51,13 @@ def create_seller(
 ) -> tuple[Seller, int]:
     with db.write() as session:
         if session.exec(select(Seller.id).where(col(Seller.handle) == data.handle)).first():
-            raise taken("handle", f"a seller with handle '{data.handle}' exists")
+            raise Taken("handle", f"a seller with handle '{data.handle}' exists")
         seller = Seller(**data.model_dump())
         session.add(seller)
         try:
             session.flush()
         except IntegrityError:
-            raise taken("handle", f"a seller with handle '{data.handle}' exists") from None
+            raise Taken("handle", f"a seller with handle '{data.handle}' exists") from None
         assignment_service.route_waiting(session.connection(), catalog, actor)
         return seller, loads(session, [seller.handle]).get(seller.handle, 0)
 
@@ -66,13 +66,13 @@ def update_seller(
     db: Database,
     catalog: bpf.Catalog,
     seller_id: int,
-    if_match: str | None,
+    expected: Expected | None,
     data: SellerUpdate,
     actor: Actor,
 ) -> tuple[Seller, int]:
     changes = data.model_dump(exclude_unset=True)
     with db.write() as session:
-        seller = locked(session, Seller, seller_id, if_match, SELLER)
+        seller = locked(session, Seller, seller_id, expected, SELLER)
         changed = {k: v for k, v in changes.items() if getattr(seller, k) != v}
         if changed:
             for key, value in changed.items():
@@ -123,7 +123,7 @@ def _check_rule(
     session: Session, rules: Sequence[AssignmentRule], name: str | None, sellers: list[str] | None
 ) -> None:
     if name is not None and any(r.name == name for r in rules):
-        raise taken("name", f"an assignment rule named '{name}' exists")
+        raise Taken("name", f"an assignment rule named '{name}' exists")
     errors = []
     if sellers:
         known = set(session.exec(select(Seller.handle).where(col(Seller.handle).in_(sellers))))
@@ -133,7 +133,7 @@ def _check_rule(
             if handle not in known
         ]
     if errors:
-        raise invalid(errors)
+        raise InvalidInput(errors)
 
 
 def _place(rules: list[AssignmentRule], rule: AssignmentRule, position: int | None) -> None:
@@ -174,7 +174,7 @@ def create_rule(
         try:
             session.flush()
         except IntegrityError:
-            raise taken("name", f"an assignment rule named '{data.name}' exists") from None
+            raise Taken("name", f"an assignment rule named '{data.name}' exists") from None
         assignment_service.route_waiting(session.connection(), catalog, actor)
         session.refresh(rule)
     return rule
@@ -184,14 +184,14 @@ def update_rule(
     db: Database,
     catalog: bpf.Catalog,
     rule_id: int,
-    if_match: str | None,
+    expected: Expected | None,
     data: RuleUpdate,
     actor: Actor,
 ) -> AssignmentRule:
     given = data.model_fields_set
     with db.write() as session:
         rules = _all_rules(session)
-        rule = locked(session, AssignmentRule, rule_id, if_match, RULE)
+        rule = locked(session, AssignmentRule, rule_id, expected, RULE)
         others = [r for r in rules if r.id != rule_id]
         _check_rule(
             session,
@@ -215,7 +215,7 @@ def update_rule(
             changes["team"] = data.team
         changed = {k: v for k, v in changes.items() if getattr(rule, k) != v}
         if not (changed.get("sellers", rule.sellers) or changed.get("team", rule.team)):
-            raise field_error("sellers", "a rule names its sellers, a team, or both")
+            raise InvalidInput.field("sellers", "a rule names its sellers, a team, or both")
         moves = "position" in given and data.position != rule.position
         if changed or moves:
             for key, value in changed.items():
@@ -231,10 +231,10 @@ def update_rule(
     return rule
 
 
-def delete_rule(db: Database, rule_id: int, if_match: str | None) -> None:
+def delete_rule(db: Database, rule_id: int, expected: Expected | None) -> None:
     with db.write() as session:
         rules = _all_rules(session)
-        rule = locked(session, AssignmentRule, rule_id, if_match, RULE)
+        rule = locked(session, AssignmentRule, rule_id, expected, RULE)
         session.delete(rule)
         _renumber([r for r in rules if r.id != rule_id])
 
@@ -260,3 +260,11 @@ def route_queue(db: Database, catalog: bpf.Catalog, actor: Actor) -> tuple[list[
             select(func.count()).select_from(Lead).where(assignment_service.waiting(catalog))
         ).scalar_one()
     return assigned, int(left)
+
+
+def list_lead_assignments(
+    db: Database, lead_id: int, limit: int, cursor: str | None
+) -> tuple[list[LeadAssignment], str | None]:
+    """A page of the lead's assignments, oldest first."""
+    where = [col(LeadAssignment.lead_id) == lead_id]
+    return records.listing(db, LeadAssignment, where, limit, cursor)

@@ -10,7 +10,6 @@ from sqlalchemy import Connection, bindparam, or_, select, update
 from sqlmodel import col
 from sqlmodel import select as select_models
 
-from api.http.problems import Problem, not_found
 from api.services import signing
 from api.services.outbox import DELIVERIES, EVENTS, EventType
 from api.services.schemas.webhooks import (
@@ -21,7 +20,7 @@ from api.services.schemas.webhooks import (
 )
 from api.storage.bulk import in_values
 from api.storage.db import Database
-from api.storage.locking import locked
+from api.storage.locking import Expected, locked
 from api.storage.paging import decode_cursor, encode_cursor
 from api.storage.webhook_tables import (
     DeliveryStatus,
@@ -30,6 +29,7 @@ from api.storage.webhook_tables import (
     WebhookEvent,
     WebhookSubscription,
 )
+from leads.errors import Conflict, NotFound
 from leads.types import utcnow
 
 KIND = "webhook"
@@ -61,15 +61,15 @@ def get(db: Database, webhook_id: int) -> WebhookSubscription:
     with db.read() as session:
         row = session.get(WebhookSubscription, webhook_id)
     if row is None:
-        raise not_found(KIND, webhook_id)
+        raise NotFound(KIND, webhook_id)
     return row
 
 
 def update_subscription(
-    db: Database, webhook_id: int, if_match: str | None, data: WebhookUpdate
+    db: Database, webhook_id: int, expected: Expected | None, data: WebhookUpdate
 ) -> WebhookSubscription:
     with db.write() as session:
-        row = locked(session, WebhookSubscription, webhook_id, if_match, KIND)
+        row = locked(session, WebhookSubscription, webhook_id, expected, KIND)
         changed = False
         for name in data.model_fields_set:
             value = getattr(data, name)
@@ -83,10 +83,10 @@ def update_subscription(
     return row
 
 
-def remove(db: Database, webhook_id: int, if_match: str | None) -> None:
+def remove(db: Database, webhook_id: int, expected: Expected | None) -> None:
     """Delete the subscription with its delivery log; events no other subscription awaits go."""
     with db.write() as session:
-        row = locked(session, WebhookSubscription, webhook_id, if_match, KIND)
+        row = locked(session, WebhookSubscription, webhook_id, expected, KIND)
         others = (
             select(DELIVERIES.c.id)
             .where(DELIVERIES.c.event_id == EVENTS.c.id, DELIVERIES.c.subscription_id != webhook_id)
@@ -100,12 +100,12 @@ def remove(db: Database, webhook_id: int, if_match: str | None) -> None:
 
 
 def rotate(
-    db: Database, webhook_id: int, if_match: str | None, data: SecretRotation
+    db: Database, webhook_id: int, expected: Expected | None, data: SecretRotation
 ) -> tuple[WebhookSubscription, str]:
     """A new secret signs from now on; the previous one signs too for ROTATION_OVERLAP."""
     secret = data.secret or signing.new_secret()
     with db.write() as session:
-        row = locked(session, WebhookSubscription, webhook_id, if_match, KIND)
+        row = locked(session, WebhookSubscription, webhook_id, expected, KIND)
         now = utcnow()
         row.previous_secret, row.previous_secret_until = row.secret, now + ROTATION_OVERLAP
         row.secret = secret
@@ -171,7 +171,7 @@ def delivery(db: Database, webhook_id: int, delivery_id: int) -> DeliveryRead:
             )
         ).first()
         if found is None:
-            raise not_found(f"delivery of webhook {webhook_id},", delivery_id)
+            raise NotFound(f"delivery of webhook {webhook_id},", delivery_id)
         attempts = list(
             session.exec(
                 select_models(WebhookAttempt)
@@ -194,13 +194,12 @@ def retry(db: Database, webhook_id: int, delivery_id: int) -> DeliveryRead:
             .with_for_update()
         ).first()
         if row is None:
-            raise not_found(f"delivery of webhook {webhook_id},", delivery_id)
+            raise NotFound(f"delivery of webhook {webhook_id},", delivery_id)
         if row.status not in (DeliveryStatus.FAILED.value, DeliveryStatus.DELIVERED.value):
-            raise Problem(
-                409,
-                "delivery-state",
-                "Not in this state",
+            raise Conflict(
                 f"the delivery is {row.status}: only a failed or delivered one can be sent again",
+                slug="delivery-state",
+                title="Not in this state",
                 status_now=row.status,
             )
         row.status = DeliveryStatus.PENDING.value

@@ -8,13 +8,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session
 
 WRITE = "leadflow_write"
+
+DbSession = Session
+"""A session on the database, for code that holds one and imports neither sqlalchemy nor
+sqlmodel (the HTTP controllers)."""
 
 
 class Database:
@@ -165,6 +169,16 @@ def writing(connection: Connection) -> Connection:
 def reading(connection: Connection) -> Connection:
     """Make the connection's next transactions ordinary ones again."""
     return connection.execution_options(**{WRITE: False})
+
+
+def answers(db: Database) -> bool:
+    """Whether the database answers a query now."""
+    try:
+        with db.read() as session:
+            session.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        return False
+    return True
 
 
 def unavailable(exc: BaseException) -> bool:

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Column, ForeignKey, Index, case
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from api.storage.db import Database
 from leads.types import Id, JSONValue, UTCDateTime, utcnow
 from scoring.tables import EvaluationRun, RunStatus
 
@@ -93,6 +94,26 @@ def queued(session: Session, job: str) -> JobRun | None:
         .where(col(JobRun.job) == job, col(JobRun.status) == RunStatus.QUEUED.value)
         .order_by(col(JobRun.id))
     ).first()
+
+
+def recent(db: Database, job: str, limit: int) -> list[JobRun]:
+    """The job's most recent runs, newest first."""
+    with db.read() as session:
+        return list(
+            session.exec(
+                select(JobRun)
+                .where(col(JobRun.job) == job)
+                .order_by(col(JobRun.id).desc())
+                .limit(limit)
+            )
+        )
+
+
+def run_of(db: Database, job: str, run_id: int) -> JobRun | None:
+    """The run, if there is one of that id and it is a run of the job."""
+    with db.read() as session:
+        found = session.get(JobRun, run_id)
+    return found if found is not None and found.job == job else None
 
 
 def of_slot(session: Session, job: str, slot: int) -> JobRun | None:

@@ -1,9 +1,20 @@
-"""Optimistic concurrency: every record has a version, read as an ETag, required as If-Match."""
+"""Optimistic concurrency: every record has a version, and a change names the version it was
+made on (over HTTP, an If-Match of the ETag: `api.http.conditional`).
+
+The one lock-and-check: a change reads its record under lock, answers "not found" for a
+record that does not exist or that the caller may not see (so a hidden record is never
+confirmed by a stale version), and only then compares the version the caller read.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cache
 from typing import Any, Protocol, TypeVar
 
+from sqlalchemy import Connection, Select, Table, bindparam
+from sqlalchemy import select as select_rows
 from sqlmodel import Session, col, select
 
 from leads.errors import NotFound, StaleVersion, VersionRequired
@@ -17,23 +28,63 @@ class Versioned(Protocol):
 Row = TypeVar("Row", bound=Versioned)
 
 
-def etag(version: int) -> str:
-    return f'"{version}"'
+@dataclass(frozen=True)
+class Expected:
+    """The versions of a record a change was made on; `anything` for a change made on any."""
+
+    versions: frozenset[int] = frozenset()
+    anything: bool = False
 
 
-def check_if_match(if_match: str | None, version: int, kind: str) -> None:
-    if if_match is None:
+ANY = Expected(anything=True)
+
+
+def check_version(expected: Expected | None, version: int, kind: str) -> None:
+    if expected is None:
         raise VersionRequired(kind)
-    tags = [t.strip() for t in if_match.split(",")]
-    if "*" in tags or etag(version) in tags:
+    if expected.anything or version in expected.versions:
         return
     raise StaleVersion(kind, version)
 
 
-def locked(session: Session, model: type[Row], ident: int, if_match: str | None, kind: str) -> Row:
-    """Read a row for change, holding its lock until the transaction ends, and check If-Match."""
+def _everyone(_row: Any) -> bool:
+    return True
+
+
+def locked(
+    session: Session,
+    model: type[Row],
+    ident: int,
+    expected: Expected | None,
+    kind: str,
+    *,
+    visible: Callable[[Row], bool] = _everyone,
+) -> Row:
+    """Read a row for change, holding its lock until the transaction ends, and check it."""
     row = session.exec(select(model).where(col(model.id) == ident).with_for_update()).first()  # type: ignore[arg-type]
-    if row is None:
+    if row is None or not visible(row):
         raise NotFound(kind, ident)
-    check_if_match(if_match, row.version, kind)
+    check_version(expected, row.version, kind)
     return row
+
+
+@cache
+def _read_locked(table: Table) -> Select[Any]:
+    return select_rows(table).where(table.c.id == bindparam("ident")).with_for_update()
+
+
+def locked_values(
+    connection: Connection,
+    table: Table,
+    ident: int,
+    expected: Expected | None,
+    kind: str,
+    *,
+    visible: Callable[[Mapping[str, Any]], bool] = _everyone,
+) -> dict[str, Any]:
+    """`locked` for the hot paths that work on plain rows rather than ORM objects."""
+    row = connection.execute(_read_locked(table), {"ident": ident}).mappings().first()
+    if row is None or not visible(row):
+        raise NotFound(kind, ident)
+    check_version(expected, row["version"], kind)
+    return dict(row)

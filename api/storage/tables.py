@@ -1,7 +1,7 @@
 """Every table of the service, imported in one place so the metadata is complete."""
 
-from api.services.idempotency import IdempotencyRecord
-from api.services.keys import ApiKey
+from api.storage.api_keys import ApiKey
+from api.storage.idempotency_records import IdempotencyRecord
 from api.storage.job_runs import JobRun
 from api.storage.leases import JobLease
 from api.storage.secrets import ServiceSecret

@@ -16,9 +16,9 @@ from api.app import Service
 from api.services import leads as lead_service
 from api.services import sellers as seller_service
 from api.services.keys import Role
-from api.services.moves import Actor
 from api.services.schemas.leads import LeadCreate
 from api.services.schemas.sellers import RuleCreate
+from bpf.actors import Actor
 from scoring.routing import Strategy
 from tests.api.test_scoring import interact, live
 from tests.conftest import KeyMaker
@@ -486,7 +486,7 @@ def test_concurrent_leads_spread_by_round_robin_within_capacity(service: Service
                 f"updated_at) VALUES ('{handle}', '{handle}', 50, true, 1, "
                 "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
             )
-    actor = Actor(bpf.Actor.USER, "racer")
+    actor = Actor(bpf.ActorKind.USER, "racer")
     seller_service.create_rule(
         service.db,
         service.catalog,

@@ -13,8 +13,9 @@ from sqlalchemy import text
 from sqlmodel import select
 
 from api.app import Service, create_app, open_service
-from api.services.keys import ApiKey, Role, create_key
+from api.services.keys import Role, create_key
 from api.settings import Settings
+from api.storage.api_keys import ApiKey
 from tests.api.test_assignment import rule, seller
 from tests.api.test_qualification import published
 from tests.api.test_scoring import interact, live

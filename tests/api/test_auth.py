@@ -10,8 +10,9 @@ from sqlmodel import select
 
 from api.app import Service, create_app, open_service
 from api.http.auth import KeyCache
-from api.services.keys import ApiKey, Principal, Role, authenticate, create_key
+from api.services.keys import Principal, Role, authenticate, create_key
 from api.settings import Settings
+from api.storage.api_keys import ApiKey
 
 
 def test_api_routes_need_a_key(app_client: TestClient) -> None:  # type: ignore[type-arg]

@@ -13,9 +13,9 @@ from litestar.testing import TestClient
 from sqlalchemy import update
 
 from api.app import Service, create_app
-from api.services.idempotency import IdempotencyRecord
 from api.services.keys import Role
 from api.settings import Settings
+from api.storage.idempotency_records import IdempotencyRecord
 from api.storage.leases import Lease
 from leads.types import utcnow
 from tests.conftest import KeyMaker

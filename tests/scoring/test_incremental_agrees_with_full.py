@@ -15,12 +15,12 @@ from sqlmodel import select
 
 from api.app import Service, open_service
 from api.services.leads import add_lead
-from api.services.moves import Actor
 from api.services.schemas.leads import LeadCreate
 from api.services.scoring import evaluation as scoring_service
 from api.services.scoring import outcomes
 from api.settings import Settings
-from bpf import Actor as ActorKind
+from bpf import ActorKind
+from bpf.actors import Actor
 from leads.models import Account, Contact, Interaction, Lead, StageChange
 from leads.types import epoch, utcnow
 from scoring.definition import BehaviourRule, Count, ScoringDefinition

@@ -17,7 +17,7 @@ from sqlmodel import select
 from api.app import Service, open_service
 from api.services.scoring import evaluation as scoring_service
 from api.settings import Settings
-from bpf import Actor as ActorKind
+from bpf import ActorKind
 from leads.models import Contact, Interaction, Lead, LeadStatus, StageChange
 from leads.types import epoch, utcnow
 from scoring import qualification

@@ -11,14 +11,13 @@ from litestar.params import JSONBody, QueryParameter
 from pydantic import TypeAdapter, ValidationError
 
 from api.http.auth import EVERYONE, roles
+from api.http.conditional import etag, expected
 from api.http.controllers.params import Cursor, IfMatch, Limit, QueryId, RecordId
-from api.http.problems import field_error
 from api.http.state import services
 from api.services import access
 from api.services import activities as service
 from api.services.activities import ActivityFilter
 from api.services.keys import Principal, Role
-from api.services.moves import Actor
 from api.services.schemas.activities import (
     ActivityClose,
     ActivityCreate,
@@ -26,8 +25,9 @@ from api.services.schemas.activities import (
     ActivityRead,
 )
 from api.services.schemas.common import Instant
-from api.storage.locking import etag
+from bpf.actors import Actor
 from leads.activities import Activity, ActivityKind, ActivityStatus
+from leads.errors import InvalidInput
 
 READERS = roles(*EVERYONE)
 # Teleprospectors and salespeople work leads (admins may do everything).
@@ -51,7 +51,7 @@ def _instant(name: str, value: str | None) -> dt.datetime | None:
     try:
         return None if value is None else _INSTANT.validate_python(value)
     except ValidationError as exc:
-        raise field_error(name, exc.errors()[0]["msg"]) from None
+        raise InvalidInput.field(name, exc.errors()[0]["msg"]) from None
 
 
 class ActivityController(Controller):
@@ -119,7 +119,9 @@ class ActivityController(Controller):
         """Mark an open activity done (`If-Match` required); a canceled one gets 409."""
         db, catalog = services(request).db, services(request).catalog
         scope, actor = access.scope(request.user, catalog), Actor.user(request.user)
-        done = service.complete(db, scope, activity_id, if_match, data or ActivityClose(), actor)
+        done = service.complete(
+            db, scope, activity_id, expected(if_match), data or ActivityClose(), actor
+        )
         return _answer(done)
 
     @post(
@@ -139,7 +141,9 @@ class ActivityController(Controller):
         """Cancel an open activity (`If-Match` required); a completed one gets 409."""
         db, catalog = services(request).db, services(request).catalog
         scope, actor = access.scope(request.user, catalog), Actor.user(request.user)
-        canceled = service.cancel(db, scope, activity_id, if_match, data or ActivityClose(), actor)
+        canceled = service.cancel(
+            db, scope, activity_id, expected(if_match), data or ActivityClose(), actor
+        )
         return _answer(canceled)
 
 

@@ -8,27 +8,27 @@ from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
-from sqlmodel import Session, col, select
 
 from api.http.auth import EVERYONE, roles
 from api.http.controllers.interactions import IdempotencyKey
-from api.http.problems import not_found
 from api.http.state import services
 from api.services import capture as service
+from api.services import capture_config
 from api.services.idempotency import check_key, run_once
 from api.services.keys import Principal, Role
-from api.services.moves import Actor
 from api.services.schemas.capture import (
     FormCreate,
     FormRead,
     LeadgenSourceCreate,
     LeadgenSourceRead,
+    RecordOutcome,
     StrategyCreate,
     StrategyRead,
     SubmissionIn,
     SubmissionResult,
 )
-from leads.models import Form, LeadgenSource, MatchingStrategy
+from api.storage.db import DbSession
+from bpf.actors import Actor
 
 CONFIGURERS = roles(Role.MARKETER)
 CAPTURERS = roles(Role.MARKETER, Role.SERVICE)
@@ -62,9 +62,7 @@ class StrategyController(Controller):
     @get("/", opt=roles(*EVERYONE), sync_to_thread=True, operation_id="ListMatchingStrategies")
     def list(self, request: Request[Principal, Any, State]) -> list[StrategyRead]:
         db = services(request).db
-        with db.read() as session:
-            rows = session.exec(select(MatchingStrategy).order_by(col(MatchingStrategy.id)))
-            return [StrategyRead.of(r) for r in rows]
+        return [StrategyRead.of(r) for r in capture_config.list_strategies(db)]
 
 
 class FormController(Controller):
@@ -83,17 +81,12 @@ class FormController(Controller):
     @get("/", opt=roles(*EVERYONE), sync_to_thread=True, operation_id="ListForms")
     def list(self, request: Request[Principal, Any, State]) -> list[FormRead]:
         db = services(request).db
-        with db.read() as session:
-            return [FormRead.of(f) for f in session.exec(select(Form).order_by(col(Form.id)))]
+        return [FormRead.of(f) for f in capture_config.list_forms(db)]
 
     @get("/{form_id:str}", opt=roles(*EVERYONE), sync_to_thread=True, operation_id="GetForm")
     def read(self, request: Request[Principal, Any, State], form_id: FromPath[str]) -> FormRead:
         db = services(request).db
-        with db.read() as session:
-            form = session.get(Form, form_id)
-        if form is None:
-            raise not_found("form", form_id)
-        return FormRead.of(form)
+        return FormRead.of(capture_config.get_form(db, form_id))
 
     @post(
         "/{form_id:str}/submissions",
@@ -203,9 +196,7 @@ class LeadgenController(Controller):
     )
     def list(self, request: Request[Principal, Any, State]) -> list[LeadgenSourceRead]:
         db = services(request).db
-        with db.read() as session:
-            rows = session.exec(select(LeadgenSource).order_by(col(LeadgenSource.id)))
-            return [LeadgenSourceRead.of(s) for s in rows]
+        return [LeadgenSourceRead.of(s) for s in capture_config.list_leadgen_sources(db)]
 
     @post(
         "/{source_id:str}",
@@ -224,10 +215,7 @@ class LeadgenController(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> Response[SubmissionResult]:
         """A response from the external form, as its sender posts it."""
-        with services(request).db.read() as session:
-            source = session.get(LeadgenSource, source_id)
-        if source is None:
-            raise not_found("lead-gen source", source_id)
+        source = capture_config.get_leadgen_source(services(request).db, source_id)
         submission = service.leadgen_submission(source, data)
         return _capture(
             request,
@@ -254,10 +242,8 @@ def _capture(
     kinds = parts.settings.known_interaction_kinds()
     actor = Actor.user(request.user)
 
-    def work(session: Session) -> tuple[int, Any]:
-        form = session.get(Form, form_id)
-        if form is None or (kind is not None and form.kind != kind):
-            raise not_found(kind or "form", form_id)
+    def work(session: DbSession) -> tuple[int, Any]:
+        form = service.form_of(session, form_id, kind)
         result = service.submit(
             session,
             catalog,
@@ -270,7 +256,7 @@ def _capture(
         )
         if dry_run:
             session.rollback()
-        return (200 if dry_run else 201), result.model_dump(mode="json")
+        return (200 if dry_run else 201), _answer(result).model_dump(mode="json")
 
     route = f"{request.method} {request.url.path}"
     if dry_run:
@@ -284,3 +270,17 @@ def _capture(
     # answer's shape again (PostgreSQL keeps JSON keys in its own order).
     content = SubmissionResult.model_validate(answer) if replayed else answer
     return Response(content, status_code=status, headers=headers)
+
+
+def _answer(captured: service.Captured) -> SubmissionResult:
+    return SubmissionResult(
+        dry_run=captured.dry_run,
+        contact=_outcome(captured.contact),
+        lead=_outcome(captured.lead),
+        interaction_id=captured.interaction_id,
+        interaction_duplicate=captured.interaction_duplicate,
+    )
+
+
+def _outcome(outcome: service.Outcome) -> RecordOutcome:
+    return RecordOutcome(id=outcome.id, action=outcome.action, match=outcome.match.report())

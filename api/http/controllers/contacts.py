@@ -8,16 +8,14 @@ from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import State
 from litestar.params import JSONBody, QueryParameter
 from pydantic import TypeAdapter, ValidationError
-from sqlmodel import col
 
 from api.http.auth import EVERYONE, roles
+from api.http.conditional import etag, expected
 from api.http.controllers.params import Cursor, IfMatch, Limit, QueryId, RecordId
-from api.http.problems import field_error
 from api.http.state import services
 from api.services import contacts as service
 from api.services import privacy, records
 from api.services.keys import Principal, Role
-from api.services.moves import Actor
 from api.services.schemas.audit import AuditEntryRead, AuditPage
 from api.services.schemas.common import Email
 from api.services.schemas.contacts import (
@@ -34,8 +32,9 @@ from api.services.schemas.contacts import (
     ContactUpdate,
     ErasureRead,
 )
-from api.storage.locking import etag
+from bpf.actors import Actor
 from leads.audit import AuditEntry, Entity
+from leads.errors import InvalidInput
 from leads.models import Account, Contact
 from leads.types import utcnow
 
@@ -51,7 +50,7 @@ def _normalised_email(value: str) -> str:
     try:
         return _EMAIL.validate_python(value)
     except ValidationError:
-        raise field_error("email", "not an email address") from None
+        raise InvalidInput.field("email", "not an email address") from None
 
 
 def _by(request: Request[Principal, Any, Any]) -> Actor:
@@ -97,13 +96,11 @@ class ContactController(Controller):
         cursor: Cursor = None,
     ) -> ContactPage:
         db = services(request).db
-        where = []
-        if email is not None:
-            # Query parameters skip the body's validators: normalise as a stored email is.
-            where.append(col(Contact.email) == _normalised_email(email))
-        if account_id is not None:
-            where.append(col(Contact.account_id) == account_id)
-        rows, next_cursor = records.listing(db, Contact, where, limit, cursor)
+        # Query parameters skip the body's validators: normalise as a stored email is.
+        normalised = _normalised_email(email) if email is not None else None
+        rows, next_cursor = service.list_contacts(
+            db, email=normalised, account_id=account_id, limit=limit, cursor=cursor
+        )
         return ContactPage(items=[ContactRead.of(c) for c in rows], next_cursor=next_cursor)
 
     @get("/{contact_id:int}", opt=READERS, sync_to_thread=True, operation_id="GetContact")
@@ -123,7 +120,7 @@ class ContactController(Controller):
     ) -> Response[ContactRead]:
         db, catalog = services(request).db, services(request).catalog
         return _contact(
-            service.update_contact(db, catalog, contact_id, if_match, data, _by(request))
+            service.update_contact(db, catalog, contact_id, expected(if_match), data, _by(request))
         )
 
     @delete(
@@ -141,7 +138,7 @@ class ContactController(Controller):
         """Delete the contact record; its leads and interactions stay, without it. To remove
         everything about a person, erase them instead."""
         db, catalog = services(request).db, services(request).catalog
-        service.delete_contact(db, catalog, contact_id, if_match, _by(request))
+        service.delete_contact(db, catalog, contact_id, expected(if_match), _by(request))
 
     @post(
         "/{contact_id:int}/consent",
@@ -235,8 +232,7 @@ class AccountController(Controller):
         cursor: Cursor = None,
     ) -> AccountPage:
         db = services(request).db
-        where = [col(Account.name) == name] if name is not None else []
-        rows, next_cursor = records.listing(db, Account, where, limit, cursor)
+        rows, next_cursor = service.list_accounts(db, name=name, limit=limit, cursor=cursor)
         return AccountPage(items=[AccountRead.of(a) for a in rows], next_cursor=next_cursor)
 
     @get("/{account_id:int}", opt=READERS, sync_to_thread=True, operation_id="GetAccount")
@@ -256,7 +252,7 @@ class AccountController(Controller):
     ) -> Response[AccountRead]:
         db, catalog = services(request).db, services(request).catalog
         return _account(
-            service.update_account(db, catalog, account_id, if_match, data, _by(request))
+            service.update_account(db, catalog, account_id, expected(if_match), data, _by(request))
         )
 
     @get("/{account_id:int}/audit", opt=READERS, sync_to_thread=True, operation_id="AccountAudit")
@@ -285,4 +281,4 @@ class AccountController(Controller):
     ) -> None:
         """Delete the account; its contacts and leads stay, without it."""
         db, catalog = services(request).db, services(request).catalog
-        service.delete_account(db, catalog, account_id, if_match, _by(request))
+        service.delete_account(db, catalog, account_id, expected(if_match), _by(request))

@@ -7,13 +7,12 @@ from typing import Any
 from litestar import Request, Response, get
 from litestar.datastructures import State
 from litestar.openapi import ResponseSpec
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 
 from api import VERSION
 from api.http.problems import RETRY_AFTER
 from api.http.state import services
 from api.services.keys import Principal
+from api.storage.db import answers
 
 
 @get("/health", sync_to_thread=False, operation_id="Health", tags=["service"])
@@ -37,11 +36,7 @@ def ready(
     request: Request[Principal, Any, State],
 ) -> Response[dict[str, str]]:
     """The database answers; 503 with Retry-After when it does not."""
-    db = services(request).db
-    try:
-        with db.read() as session:
-            session.execute(text("SELECT 1"))
-    except SQLAlchemyError:
+    if not answers(services(request).db):
         return Response(
             {"status": "unavailable", "reason": "the database does not answer"},
             status_code=503,

@@ -17,15 +17,16 @@ from pydantic import BaseModel, Field
 
 import bpf
 from api.http.auth import roles
-from api.http.problems import Problem, field_error, not_found
+from api.http.problems import Problem
 from api.http.state import services
 from api.services import imports as import_service
 from api.services.imports import Options, Refused, Report
 from api.services.keys import Principal, Role
-from api.services.moves import Actor
 from api.storage.db import Database
+from bpf.actors import Actor
 from leads import csvimport
 from leads.csvimport import Kind
+from leads.errors import InvalidInput, NotFound
 
 # Larger files go through `leadflow import` on the server, which has no cap.
 MAX_ROWS = 500_000
@@ -267,7 +268,7 @@ def _kind(value: str) -> Kind:
     try:
         return Kind(value)
     except ValueError:
-        raise not_found(
+        raise NotFound(
             "import", f"of '{value}'; one of: {', '.join(k.value for k in Kind)}"
         ) from None
 
@@ -278,13 +279,13 @@ def _mapping(text: str | None) -> csvimport.ColumnMapping | None:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise field_error("mapping", f"not JSON: {exc.msg}") from None
+        raise InvalidInput.field("mapping", f"not JSON: {exc.msg}") from None
     except RecursionError:
-        raise field_error("mapping", "nests too deeply") from None
+        raise InvalidInput.field("mapping", "nests too deeply") from None
     try:
         return csvimport.mapping_from_object(value)
     except csvimport.MappingError as exc:
-        raise field_error("mapping", "; ".join(exc.problems)) from None
+        raise InvalidInput.field("mapping", "; ".join(exc.problems)) from None
 
 
 def _check_media_type(request: Request[Any, Any, Any]) -> None:

@@ -7,13 +7,11 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.params import HeaderParameter, JSONBody, QueryParameter
-from sqlalchemy import ColumnElement, or_
-from sqlmodel import Session, col
 
 from api.http.auth import EVERYONE, roles
 from api.http.controllers.params import Cursor, Limit, QueryId
 from api.http.state import services
-from api.services import access, records
+from api.services import access
 from api.services import interactions as interaction_service
 from api.services.idempotency import KEY_MAX, run_once
 from api.services.keys import Principal, Role
@@ -24,7 +22,7 @@ from api.services.schemas.interactions import (
     InteractionRead,
 )
 from api.services.scoring import evaluation
-from leads.models import Interaction
+from api.storage.db import DbSession
 
 IdempotencyKey = Annotated[
     str | None,
@@ -62,7 +60,7 @@ class InteractionController(Controller):
         )
         kinds = settings.known_interaction_kinds()
 
-        def work(session: Session) -> tuple[int, Any]:
+        def work(session: DbSession) -> tuple[int, Any]:
             stored = interaction_service.store(session, data.interactions, kinds)
             evaluation.rescore_interactions(session, catalog, stored.new)
             return 201, {"accepted": stored.accepted}
@@ -87,17 +85,13 @@ class InteractionController(Controller):
         cursor: Cursor = None,
     ) -> InteractionPage:
         db, catalog = services(request).db, services(request).catalog
-        where: list[ColumnElement[bool]] = []
-        if contact_id is not None:
-            where.append(col(Interaction.contact_id) == contact_id)
-        if lead_id is not None:
-            where.append(col(Interaction.lead_id) == lead_id)
-        if kind is not None:
-            where.append(col(Interaction.kind) == kind)
-        scope = access.scope(request.user, catalog)
-        if scope is not None:
-            # Interactions of a contact alone stay visible; those credited to a lead follow it.
-            lead = col(Interaction.lead_id)
-            where.append(or_(lead.is_(None), *access.belongs(lead, scope)))
-        rows, next_cursor = records.listing(db, Interaction, where, limit, cursor)
+        rows, next_cursor = interaction_service.list_interactions(
+            db,
+            access.scope(request.user, catalog),
+            contact_id=contact_id,
+            lead_id=lead_id,
+            kind=kind,
+            limit=limit,
+            cursor=cursor,
+        )
         return InteractionPage(items=[InteractionRead.of(i) for i in rows], next_cursor=next_cursor)

@@ -7,18 +7,17 @@ from typing import Any
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.params import FromPath
-from sqlmodel import col, select
 
 from api.http.auth import EVERYONE, roles
 from api.http.controllers.params import RecordId
-from api.http.problems import Problem, not_found
+from api.http.problems import Problem
 from api.http.state import Services, services
-from api.jobs.runner import status
+from api.jobs.runner import JobStatus, status
 from api.services.keys import Principal
 from api.services.schemas.jobs import JobRead, JobRunRead
 from api.storage import job_runs
-from api.storage.job_runs import JobRun
 from bpf.validation import suggest
+from leads.errors import NotFound
 
 READERS = roles(*EVERYONE)
 RECENT = 20
@@ -37,6 +36,22 @@ def _job(parts: Services, name: str) -> str:
     return name
 
 
+def _job_read(found: JobStatus) -> JobRead:
+    job = found.job
+    return JobRead(
+        name=job.name,
+        description=job.description,
+        interval_seconds=job.interval,
+        running=found.running is not None,
+        holder=found.holder,
+        current=JobRunRead.of(found.running) if found.running is not None else None,
+        last_run=JobRunRead.of(found.last) if found.last is not None else None,
+        queued=found.queued,
+        failed_24h=found.failed_24h,
+        next_run_at=found.next_run_at,
+    )
+
+
 class JobController(Controller):
     path = "/api/jobs"
     tags = ["jobs"]
@@ -46,13 +61,13 @@ class JobController(Controller):
         """Every job: its interval, its last run (start, duration, records processed, error),
         whether it runs now and where, runs waiting, and when the next periodic run is due."""
         parts = services(request)
-        return [JobRead.of(s) for s in status(parts.db, list(parts.scheduler.runner.jobs.values()))]
+        return [_job_read(s) for s in status(parts.db, list(parts.scheduler.runner.jobs.values()))]
 
     @get("/{name:str}", opt=READERS, sync_to_thread=True, operation_id="GetJob")
     def read(self, request: Request[Principal, Any, State], name: FromPath[str]) -> JobRead:
         parts = services(request)
         job = parts.scheduler.runner.jobs[_job(parts, name)]
-        return JobRead.of(status(parts.db, [job])[0])
+        return _job_read(status(parts.db, [job])[0])
 
     @get("/{name:str}/runs", opt=READERS, sync_to_thread=True, operation_id="ListJobRuns")
     def runs(
@@ -61,14 +76,7 @@ class JobController(Controller):
         """The job's most recent runs, newest first."""
         parts = services(request)
         _job(parts, name)
-        with parts.db.read() as session:
-            rows = session.exec(
-                select(JobRun)
-                .where(col(JobRun.job) == name)
-                .order_by(col(JobRun.id).desc())
-                .limit(RECENT)
-            ).all()
-        return [JobRunRead.of(r) for r in rows]
+        return [JobRunRead.of(r) for r in job_runs.recent(parts.db, name, RECENT)]
 
     @get(
         "/{name:str}/runs/{run_id:int}", opt=READERS, sync_to_thread=True, operation_id="GetJobRun"
@@ -78,10 +86,9 @@ class JobController(Controller):
     ) -> JobRunRead:
         parts = services(request)
         _job(parts, name)
-        with parts.db.read() as session:
-            found = session.get(JobRun, run_id)
-        if found is None or found.job != name:
-            raise not_found(f"run of job '{name}'", run_id)
+        found = job_runs.run_of(parts.db, name, run_id)
+        if found is None:
+            raise NotFound(f"run of job '{name}'", run_id)
         return JobRunRead.of(found)
 
     @post(

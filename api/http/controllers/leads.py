@@ -10,14 +10,13 @@ from litestar.params import JSONBody, QueryParameter
 
 import bpf
 from api.http.auth import EVERYONE, roles
+from api.http.conditional import etag, expected
 from api.http.controllers.params import Cursor, IfMatch, Limit, RecordId
-from api.http.problems import field_error
 from api.http.state import services
 from api.services import access
 from api.services import leads as service
 from api.services.keys import Principal, Role
 from api.services.leads import LeadFilter
-from api.services.moves import Actor
 from api.services.schemas.audit import AuditEntryRead, AuditPage
 from api.services.schemas.leads import (
     HistoryPage,
@@ -28,7 +27,8 @@ from api.services.schemas.leads import (
     MoveRequest,
     StageChangeRead,
 )
-from api.storage.locking import etag
+from bpf.actors import Actor
+from leads.errors import InvalidInput
 from leads.models import Lead, LeadRow, LeadStatus
 
 OWNER_BY_HAND = (
@@ -101,10 +101,10 @@ class LeadController(Controller):
         waiting for it (marking a lead sales ready hands it to sales)."""
         db, catalog = services(request).db, services(request).catalog
         if "owner" in data.model_fields_set and request.user.role is not Role.ADMIN:
-            raise field_error("owner", OWNER_BY_HAND)
+            raise InvalidInput.field("owner", OWNER_BY_HAND)
         scope = access.scope(request.user, catalog)
         actor = Actor.user(request.user)
-        lead = service.update_lead(db, catalog, scope, lead_id, if_match, data, actor)
+        lead = service.update_lead(db, catalog, scope, lead_id, expected(if_match), data, actor)
         return _answer(catalog, lead)
 
     @post(
@@ -127,7 +127,7 @@ class LeadController(Controller):
         db, catalog = services(request).db, services(request).catalog
         scope = access.scope(request.user, catalog)
         actor = Actor.user(request.user)
-        lead = service.move_lead(db, catalog, scope, lead_id, if_match, data, actor)
+        lead = service.move_lead(db, catalog, scope, lead_id, expected(if_match), data, actor)
         return _answer(catalog, lead)
 
     @get(

@@ -8,19 +8,17 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.params import JSONBody, QueryParameter
-from sqlalchemy import ColumnElement
-from sqlmodel import col
 
 import bpf
 from api.http.auth import EVERYONE, roles
+from api.http.conditional import etag, expected
 from api.http.controllers.params import Cursor, IfMatch, Limit, QueryId, RecordId
-from api.http.problems import not_found
 from api.http.state import services
-from api.services import access, records
+from api.services import access
 from api.services import disposition as service
+from api.services import opportunities as opportunity_service
 from api.services.disposition import Outcome
 from api.services.keys import Principal, Role
-from api.services.moves import Actor
 from api.services.schemas.activities import ActivityRead
 from api.services.schemas.leads import LeadRead
 from api.services.schemas.opportunities import (
@@ -33,8 +31,8 @@ from api.services.schemas.opportunities import (
     QualifyRequest,
     ReopenRequest,
 )
-from api.storage.locking import etag
-from leads.opportunities import Opportunity, OpportunityStatus
+from bpf.actors import Actor
+from leads.opportunities import OpportunityStatus
 
 READERS = roles(*EVERYONE)
 WORKERS = roles(Role.TELEPROSPECTOR, Role.SALESPERSON)
@@ -74,7 +72,7 @@ class DispositionController(Controller):
         db, catalog = services(request).db, services(request).catalog
         scope = access.scope(request.user, catalog)
         actor = Actor.user(request.user)
-        outcome = service.qualify(db, catalog, scope, lead_id, if_match, data, actor)
+        outcome = service.qualify(db, catalog, scope, lead_id, expected(if_match), data, actor)
         return _answer(catalog, outcome, 201)
 
     @post(
@@ -94,7 +92,7 @@ class DispositionController(Controller):
         """Disqualify an open lead with a reason; its open activities are canceled."""
         db, catalog = services(request).db, services(request).catalog
         scope, actor = access.scope(request.user, catalog), Actor.user(request.user)
-        outcome = service.disqualify(db, catalog, scope, lead_id, if_match, data, actor)
+        outcome = service.disqualify(db, catalog, scope, lead_id, expected(if_match), data, actor)
         return _answer(catalog, outcome)
 
     @post(
@@ -115,7 +113,7 @@ class DispositionController(Controller):
         db, catalog = services(request).db, services(request).catalog
         scope, actor = access.scope(request.user, catalog), Actor.user(request.user)
         outcome = service.reopen(
-            db, catalog, scope, lead_id, if_match, data or ReopenRequest(), actor
+            db, catalog, scope, lead_id, expected(if_match), data or ReopenRequest(), actor
         )
         return _answer(catalog, outcome)
 
@@ -158,19 +156,18 @@ class OpportunityController(Controller):
         cursor: Cursor = None,
     ) -> OpportunityPage:
         """List opportunities in id order, filtered, a page at a time."""
-        where: list[ColumnElement[bool]] = []
-        for column, value in (
-            (Opportunity.lead_id, lead_id),
-            (Opportunity.account_id, account_id),
-            (Opportunity.contact_id, contact_id),
-            (Opportunity.owner, owner),
-            (Opportunity.status, status.value if status else None),
-        ):
-            if value is not None:
-                where.append(col(column) == value)
         db, catalog = services(request).db, services(request).catalog
-        where += access.belongs(col(Opportunity.lead_id), access.scope(request.user, catalog))
-        found, next_cursor = records.listing(db, Opportunity, where, limit, cursor)
+        found, next_cursor = opportunity_service.list_opportunities(
+            db,
+            access.scope(request.user, catalog),
+            lead_id=lead_id,
+            account_id=account_id,
+            contact_id=contact_id,
+            owner=owner,
+            status=status,
+            limit=limit,
+            cursor=cursor,
+        )
         return OpportunityPage(
             items=[OpportunityRead.of(o) for o in found], next_cursor=next_cursor
         )
@@ -180,11 +177,8 @@ class OpportunityController(Controller):
         self, request: Request[Principal, Any, State], opportunity_id: RecordId
     ) -> Response[OpportunityRead]:
         db, catalog = services(request).db, services(request).catalog
-        opportunity = records.get(db, Opportunity, opportunity_id, "opportunity")
-        with db.read() as session:
-            scope = access.scope(request.user, catalog)
-            if not access.sees(session.connection(), scope, opportunity.lead_id):
-                raise not_found("opportunity", opportunity_id)
+        scope = access.scope(request.user, catalog)
+        opportunity = opportunity_service.get_opportunity(db, scope, opportunity_id)
         return Response(
             OpportunityRead.of(opportunity), headers={"ETag": etag(opportunity.version)}
         )

@@ -11,12 +11,12 @@ from pydantic import BaseModel
 
 import bpf
 from api.http.auth import EVERYONE, roles
-from api.http.problems import not_found
 from api.http.state import services
 from api.services import leads as lead_service
 from api.services.keys import Principal
 from bpf.diagram import mermaid
 from bpf.schema import ProcessDef
+from leads.errors import NotFound
 
 
 class ProcessRead(BaseModel):
@@ -43,7 +43,7 @@ def _read(catalog: bpf.Catalog, process: bpf.Process) -> ProcessRead:
 
 def _named(catalog: bpf.Catalog, name: str) -> bpf.Process:
     if name not in catalog.processes:
-        raise not_found("process", name)
+        raise NotFound("process", name)
     return catalog.processes[name]
 
 

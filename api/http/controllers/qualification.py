@@ -10,6 +10,7 @@ from litestar.datastructures import State
 from litestar.params import JSONBody
 
 from api.http.auth import EVERYONE, roles
+from api.http.conditional import etag, expected
 from api.http.controllers.params import IfMatch, RecordId
 from api.http.state import services
 from api.services.keys import Principal, Role
@@ -20,7 +21,6 @@ from api.services.schemas.qualification import (
 )
 from api.services.schemas.scoring import RunRead
 from api.services.scoring import qualification as qualification_service
-from api.storage.locking import etag
 from scoring.tables import Qualification
 
 MODELLERS = roles(Role.MARKETER)
@@ -74,7 +74,7 @@ class QualificationController(Controller):
         """Change a draft or a stopped qualification. A published one is read-only: stop it
         first."""
         db = services(request).db
-        return _one(*qualification_service.update(db, ident, if_match, data))
+        return _one(*qualification_service.update(db, ident, expected(if_match), data))
 
     @post(
         "/{ident:int}/publish",
@@ -92,7 +92,7 @@ class QualificationController(Controller):
         """Publish: from now on every lead scored is qualified in the same transaction, and an
         evaluation qualifies every lead (follow it at /api/evaluations/{id})."""
         db = services(request).db
-        row, run, new = qualification_service.publish(db, ident, if_match)
+        row, run, new = qualification_service.publish(db, ident, expected(if_match))
         assert run.id is not None
         if new:
             services(request).scheduler.submit(run.id)
@@ -120,4 +120,4 @@ class QualificationController(Controller):
     ) -> Response[QualificationRead]:
         """Stop qualifying leads; those it qualified stay qualified."""
         db = services(request).db
-        return _one(*qualification_service.stop(db, ident, if_match))
+        return _one(*qualification_service.stop(db, ident, expected(if_match)))

@@ -8,9 +8,9 @@ from typing import Any
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import State
 from litestar.params import JSONBody
-from sqlmodel import col, select
 
 from api.http.auth import EVERYONE, roles
+from api.http.conditional import etag, expected
 from api.http.controllers.params import IfMatch, RecordId
 from api.http.problems import Problem
 from api.http.state import services
@@ -29,14 +29,14 @@ from api.services.schemas.scoring import (
     WhatIf,
     WhatIfRead,
 )
+from api.services.scoring import configurations, explanations, insights, runs
 from api.services.scoring import evaluation as scoring_service
-from api.services.scoring import explanations, insights
 from api.services.scoring import models as model_service
-from api.storage.locking import etag
-from scoring.tables import EvaluationRun, RunStatus, ScoringConfiguration, ScoringModel
+from scoring.tables import EvaluationRun, ScoringModel
 
 MODELLERS = roles(Role.MARKETER)
 READERS = roles(*EVERYONE)
+RECENT_EVALUATIONS = 50
 
 
 def _model(model: ScoringModel, status_code: int = 200) -> Response[ModelRead]:
@@ -60,9 +60,7 @@ class ScoringModelController(Controller):
     @get("/", opt=READERS, sync_to_thread=True, operation_id="ListScoringModels")
     def list(self, request: Request[Principal, Any, State]) -> list[ModelRead]:
         db = services(request).db
-        with db.read() as session:
-            rows = session.exec(select(ScoringModel).order_by(col(ScoringModel.id))).all()
-        return [ModelRead.of(m) for m in rows]
+        return [ModelRead.of(m) for m in model_service.list_models(db)]
 
     @get("/{model_id:int}", opt=READERS, sync_to_thread=True, operation_id="GetScoringModel")
     def read(
@@ -86,7 +84,7 @@ class ScoringModelController(Controller):
     ) -> Response[ModelRead]:
         """Edit a draft. A live model is read-only: stop it and return it to draft first."""
         db = services(request).db
-        return _model(model_service.update_draft(db, model_id, if_match, data))
+        return _model(model_service.update_draft(db, model_id, expected(if_match), data))
 
     @delete(
         "/{model_id:int}",
@@ -101,7 +99,7 @@ class ScoringModelController(Controller):
         if_match: IfMatch = None,
     ) -> None:
         db = services(request).db
-        model_service.remove(db, model_id, if_match)
+        model_service.remove(db, model_id, expected(if_match))
 
     @post(
         "/{model_id:int}/go-live",
@@ -121,7 +119,7 @@ class ScoringModelController(Controller):
         /api/evaluations/{id})."""
         db, settings = services(request).db, services(request).settings
         kinds = settings.known_interaction_kinds()
-        model, run = model_service.go_live(db, model_id, if_match, kinds)
+        model, run = model_service.go_live(db, model_id, expected(if_match), kinds)
         assert run.id is not None
         services(request).scheduler.submit(run.id)
         return Response(
@@ -148,7 +146,7 @@ class ScoringModelController(Controller):
     ) -> Response[ModelRead]:
         """Stop scoring; the scores go, or stay marked stale, as the cleanup switch says."""
         db = services(request).db
-        return _model(model_service.stop(db, model_id, if_match))
+        return _model(model_service.stop(db, model_id, expected(if_match)))
 
     @post(
         "/{model_id:int}/draft",
@@ -165,7 +163,7 @@ class ScoringModelController(Controller):
     ) -> Response[ModelRead]:
         """Return a stopped model to draft, to edit it."""
         db = services(request).db
-        return _model(model_service.to_draft(db, model_id, if_match))
+        return _model(model_service.to_draft(db, model_id, expected(if_match)))
 
     @get(
         "/{model_id:int}/insights",
@@ -207,19 +205,12 @@ class ConfigurationController(Controller):
     ) -> ConfigurationRead:
         """A new configuration; the most recently created one is in effect."""
         db = services(request).db
-        with db.write() as session:
-            config = ScoringConfiguration(**data.model_dump())
-            session.add(config)
-        return ConfigurationRead.of(config)
+        return ConfigurationRead.of(configurations.create_configuration(db, data))
 
     @get("/", opt=READERS, sync_to_thread=True, operation_id="ListScoringConfigurations")
     def list(self, request: Request[Principal, Any, State]) -> list[ConfigurationRead]:
         db = services(request).db
-        with db.read() as session:
-            rows = session.exec(
-                select(ScoringConfiguration).order_by(col(ScoringConfiguration.id))
-            ).all()
-        return [ConfigurationRead.of(c) for c in rows]
+        return [ConfigurationRead.of(c) for c in configurations.list_configurations(db)]
 
     @get(
         "/effective",
@@ -260,13 +251,7 @@ class EvaluationController(Controller):
         outcomes of those whose results changed. Runs in the background; follow its progress
         at the returned location."""
         db = services(request).db
-        with db.read() as session:
-            waiting = session.exec(
-                select(EvaluationRun).where(
-                    col(EvaluationRun.model_id).is_(None),
-                    col(EvaluationRun.status) == RunStatus.QUEUED.value,
-                )
-            ).first()
+        waiting = runs.queued_full_evaluation(db)
         if waiting is not None:
             raise Problem(
                 409,
@@ -285,11 +270,7 @@ class EvaluationController(Controller):
     @get("/", opt=READERS, sync_to_thread=True, operation_id="ListEvaluations")
     def list(self, request: Request[Principal, Any, State]) -> list[RunRead]:
         db = services(request).db
-        with db.read() as session:
-            rows = session.exec(
-                select(EvaluationRun).order_by(col(EvaluationRun.id).desc()).limit(50)
-            ).all()
-        return [RunRead.of(r) for r in rows]
+        return [RunRead.of(r) for r in runs.recent_evaluations(db, RECENT_EVALUATIONS)]
 
     @get("/{run_id:int}", opt=READERS, sync_to_thread=True, operation_id="GetEvaluation")
     def read(self, request: Request[Principal, Any, State], run_id: RecordId) -> RunRead:

@@ -3,26 +3,23 @@ lead."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import State
 from litestar.params import JSONBody, QueryParameter
-from sqlalchemy import ColumnElement, and_
-from sqlmodel import col
 
 import bpf
 from api.http.auth import EVERYONE, roles
+from api.http.conditional import etag, expected
 from api.http.controllers.params import Cursor, IfMatch, Limit, RecordId
 from api.http.problems import Problem
 from api.http.state import services
-from api.services import access, records
+from api.services import access
 from api.services import leads as lead_service
 from api.services import queues as queue_service
 from api.services import sellers as seller_service
 from api.services.keys import Principal, Role
-from api.services.moves import Actor
 from api.services.queues import Sort
 from api.services.schemas.leads import LeadRead
 from api.services.schemas.sellers import (
@@ -42,9 +39,9 @@ from api.services.schemas.sellers import (
     WaitingItem,
     WaitingPage,
 )
-from api.storage.locking import etag
+from bpf.actors import Actor
 from leads.models import LeadRow
-from leads.sellers import AssignmentRule, LeadAssignment, Seller
+from leads.sellers import AssignmentRule, Seller
 
 ADMINS = roles()
 READERS = roles(*EVERYONE)
@@ -107,7 +104,9 @@ class SellerController(Controller):
         coming back routes the waiting leads again."""
         db, catalog = services(request).db, services(request).catalog
         actor = Actor.user(request.user)
-        return _seller(seller_service.update_seller(db, catalog, seller_id, if_match, data, actor))
+        return _seller(
+            seller_service.update_seller(db, catalog, seller_id, expected(if_match), data, actor)
+        )
 
 
 class AssignmentRuleController(Controller):
@@ -146,7 +145,9 @@ class AssignmentRuleController(Controller):
         """Change a rule; a new `position` moves it and renumbers the others."""
         db, catalog = services(request).db, services(request).catalog
         actor = Actor.user(request.user)
-        return _rule(seller_service.update_rule(db, catalog, rule_id, if_match, data, actor))
+        return _rule(
+            seller_service.update_rule(db, catalog, rule_id, expected(if_match), data, actor)
+        )
 
     @delete("/{rule_id:int}", opt=ADMINS, sync_to_thread=True, operation_id="DeleteAssignmentRule")
     def remove(
@@ -155,7 +156,7 @@ class AssignmentRuleController(Controller):
         rule_id: RecordId,
         if_match: IfMatch = None,
     ) -> None:
-        seller_service.delete_rule(services(request).db, rule_id, if_match)
+        seller_service.delete_rule(services(request).db, rule_id, expected(if_match))
 
 
 def _mine(principal: Principal, mine: bool) -> str | None:
@@ -202,7 +203,7 @@ Model = Annotated[
 
 def _queue(
     request: Request[Principal, Any, State],
-    which: Callable[[bpf.Catalog], ColumnElement[bool]],
+    which: queue_service.Queue,
     mine: bool,
     sort: Sort,
     model: int | None,
@@ -210,9 +211,11 @@ def _queue(
     cursor: str | None,
 ) -> QueuePage:
     db, catalog = services(request).db, services(request).catalog
-    found, next_cursor = queue_service.queue(
+    found, next_cursor = queue_service.queued_leads(
         db,
-        and_(which(catalog), *access.clauses(access.scope(request.user, catalog))),
+        catalog,
+        which,
+        access.scope(request.user, catalog),
         owner=_mine(request.user, mine),
         sort=sort,
         model_id=model,
@@ -316,6 +319,5 @@ def lead_assignments(
     """Who the lead went to, oldest first: by which rule and strategy, why, and who set it."""
     db, catalog = services(request).db, services(request).catalog
     lead_service.get_lead(db, access.scope(request.user, catalog), lead_id)
-    where = [col(LeadAssignment.lead_id) == lead_id]
-    rows, next_cursor = records.listing(db, LeadAssignment, where, limit, cursor)
+    rows, next_cursor = seller_service.list_lead_assignments(db, lead_id, limit, cursor)
     return AssignmentPage(items=[AssignmentRead.of(r) for r in rows], next_cursor=next_cursor)

@@ -9,6 +9,7 @@ from litestar.datastructures import State
 from litestar.params import JSONBody, QueryParameter
 
 from api.http.auth import roles
+from api.http.conditional import etag, expected
 from api.http.controllers.params import Cursor, IfMatch, Limit, RecordId
 from api.http.state import services
 from api.services import webhooks as service
@@ -22,7 +23,6 @@ from api.services.schemas.webhooks import (
     WebhookUpdate,
     WebhookWithSecret,
 )
-from api.storage.locking import etag
 from api.storage.webhook_tables import DeliveryStatus, WebhookSubscription
 
 ADMINS = roles()
@@ -73,7 +73,7 @@ class WebhookController(Controller):
     ) -> Response[WebhookRead]:
         """Change the URL, event types or description; `enabled: false` disables it."""
         db = services(request).db
-        return _answer(service.update_subscription(db, webhook_id, if_match, data))
+        return _answer(service.update_subscription(db, webhook_id, expected(if_match), data))
 
     @delete("/{webhook_id:int}", opt=ADMINS, sync_to_thread=True, operation_id="DeleteWebhook")
     def remove(
@@ -83,7 +83,7 @@ class WebhookController(Controller):
         if_match: IfMatch = None,
     ) -> None:
         """Delete the subscription, its pending deliveries and its log."""
-        service.remove(services(request).db, webhook_id, if_match)
+        service.remove(services(request).db, webhook_id, expected(if_match))
 
     @post(
         "/{webhook_id:int}/rotate-secret",
@@ -101,7 +101,7 @@ class WebhookController(Controller):
     ) -> Response[WebhookWithSecret]:
         """A new secret, shown this once (send `{}` to have one made). For 24 hours messages
         carry a signature with the previous secret too."""
-        row, secret = service.rotate(services(request).db, webhook_id, if_match, data)
+        row, secret = service.rotate(services(request).db, webhook_id, expected(if_match), data)
         return _with_secret(row, secret, 200)
 
     @get(

@@ -6,7 +6,6 @@ import datetime as dt
 
 from pydantic import BaseModel, Field
 
-from api.jobs.runner import JobStatus
 from api.storage.job_runs import JobRun
 
 
@@ -58,19 +57,3 @@ class JobRead(BaseModel):
     next_run_at: dt.datetime = Field(
         description="When the next periodic run is due (now when this interval's is not made)."
     )
-
-    @classmethod
-    def of(cls, found: JobStatus) -> JobRead:
-        job = found.job
-        return cls(
-            name=job.name,
-            description=job.description,
-            interval_seconds=job.interval,
-            running=found.running is not None,
-            holder=found.holder,
-            current=JobRunRead.of(found.running) if found.running is not None else None,
-            last_run=JobRunRead.of(found.last) if found.last is not None else None,
-            queued=found.queued,
-            failed_24h=found.failed_24h,
-            next_run_at=found.next_run_at,
-        )

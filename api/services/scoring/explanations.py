@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
-from api.http.problems import not_found
 from api.services.schemas.scoring import ContributionRead, CountedRead, ModelScoreRead
 from api.storage.db import Database
+from leads.errors import NotFound
 from leads.models import Account, Contact, Interaction, Lead
 from leads.types import epoch, utcnow
 from scoring.definition import BehaviourRule, ScoringDefinition
@@ -26,7 +26,7 @@ def lead_scores(db: Database, lead_id: int) -> list[ModelScoreRead]:
     with db.read() as session:
         lead = session.get(Lead, lead_id)
         if lead is None:
-            raise not_found("lead", lead_id)
+            raise NotFound("lead", lead_id)
         contact = session.get(Contact, lead.parent_contact_id) if lead.parent_contact_id else None
         account_id = lead.parent_account_id or (contact.account_id if contact else None)
         account = session.get(Account, account_id) if account_id else None
@@ -55,7 +55,7 @@ def account_scores(db: Database, account_id: int) -> list[ModelScoreRead]:
     with db.read() as session:
         account = session.get(Account, account_id)
         if account is None:
-            raise not_found("account", account_id)
+            raise NotFound("account", account_id)
         stored = {
             s.model_id: s
             for s in session.exec(

@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy import Connection, and_, case, exists, func, insert, not_, select
 from sqlmodel import col
 
-from api.http.problems import not_found
 from api.services.schemas.scoring import Bucket, InsightsRead, WhatIf, WhatIfRead
 from api.services.scoring import evaluation
 from api.storage.db import Database
+from leads.errors import NotFound
 from leads.models import Lead, LeadStatus
 from leads.types import epoch, utcnow
 from scoring.definition import ScoringDefinition
@@ -24,7 +24,7 @@ BUCKETS = 10
 def _model(connection: Connection, model_id: int) -> ScoringModel:
     row = connection.execute(select(ScoringModel).where(col(ScoringModel.id) == model_id)).first()
     if row is None:
-        raise not_found("scoring model", model_id)
+        raise NotFound("scoring model", model_id)
     return ScoringModel.model_validate(row._mapping)
 
 

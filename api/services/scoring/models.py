@@ -7,14 +7,15 @@ from collections.abc import Collection
 from sqlalchemy import delete, update
 from sqlmodel import col, select
 
-from api.http.problems import Problem, field_error, taken
 from api.services.schemas.scoring import ModelCreate, ModelUpdate
 from api.services.scoring import evaluation as scoring_service
 from api.storage import job_runs
 from api.storage.db import Database
-from api.storage.locking import locked
+from api.storage.locking import Expected, locked
+from leads.errors import Conflict, InvalidInput, Taken
 from leads.types import utcnow
 from scoring.definition import BehaviourRule, ScoringDefinition
+from scoring.lifecycle import MODELS
 from scoring.tables import (
     AccountScore,
     EvaluationRun,
@@ -27,15 +28,15 @@ from scoring.tables import (
 KIND = "scoring model"
 
 
-def _conflict(detail: str) -> Problem:
-    return Problem(409, "model-state", "Not in this state", detail)
+def _conflict(detail: str) -> Conflict:
+    return Conflict(detail, slug="model-state", title="Not in this state")
 
 
 def _unique_name(db: Database, name: str, model_id: int | None = None) -> None:
     with db.read() as session:
         other = session.exec(select(ScoringModel).where(col(ScoringModel.name) == name)).first()
     if other is not None and other.id != model_id:
-        raise taken("name", f"a scoring model named '{name}' exists")
+        raise Taken("name", f"a scoring model named '{name}' exists")
 
 
 def create(db: Database, data: ModelCreate) -> ScoringModel:
@@ -47,12 +48,12 @@ def create(db: Database, data: ModelCreate) -> ScoringModel:
 
 
 def update_draft(
-    db: Database, model_id: int, if_match: str | None, data: ModelUpdate
+    db: Database, model_id: int, expected: Expected | None, data: ModelUpdate
 ) -> ScoringModel:
     if data.name is not None:
         _unique_name(db, data.name, model_id)
     with db.write() as session:
-        model = locked(session, ScoringModel, model_id, if_match, KIND)
+        model = locked(session, ScoringModel, model_id, expected, KIND)
         if model.status != ModelStatus.DRAFT.value:
             raise _conflict(
                 f"the model is {model.status} and cannot be edited: "
@@ -76,41 +77,36 @@ def update_draft(
 
 
 def go_live(
-    db: Database, model_id: int, if_match: str | None, kinds: Collection[str]
+    db: Database, model_id: int, expected: Expected | None, kinds: Collection[str]
 ) -> tuple[ScoringModel, EvaluationRun]:
     """Make the model live and queue the evaluation that scores every record in its audience."""
     with db.write() as session:
-        model = locked(session, ScoringModel, model_id, if_match, KIND)
-        if model.status == ModelStatus.LIVE.value:
-            raise _conflict("the model is live already")
+        model = locked(session, ScoringModel, model_id, expected, KIND)
+        now = utcnow()
+        MODELS.take(model, "go_live", now)
         definition = ScoringDefinition.model_validate(model.definition)
         unknown = sorted(
             {r.kind for r in definition.rules if isinstance(r, BehaviourRule)} - set(kinds)
         )
         if unknown:
-            raise field_error(
+            raise InvalidInput.field(
                 "definition.rules",
                 f"unknown interaction kinds: {', '.join(unknown)}; declare custom kinds in "
                 "LEADFLOW_INTERACTION_KINDS",
             )
-        now = utcnow()
-        model.status = ModelStatus.LIVE.value
         model.live_since = now
-        model.version += 1
-        model.updated_at = now
         run = EvaluationRun(model_id=model_id, status=RunStatus.QUEUED.value, as_of=now)
         session.add(run)
         job_runs.queue_evaluation(session, run, f"scoring model {model_id} going live")
     return model, run
 
 
-def stop(db: Database, model_id: int, if_match: str | None) -> ScoringModel:
+def stop(db: Database, model_id: int, expected: Expected | None) -> ScoringModel:
     """Stop scoring. With automatic lead score cleanup on, the model's scores are deleted;
     off, they stay, marked stale. Going live again recalculates them."""
     with db.write() as session:
-        model = locked(session, ScoringModel, model_id, if_match, KIND)
-        if model.status != ModelStatus.LIVE.value:
-            raise _conflict(f"the model is {model.status}, not live")
+        model = locked(session, ScoringModel, model_id, expected, KIND)
+        MODELS.take(model, "stop", utcnow())
         cleanup = scoring_service.switches(session)["automatic_lead_score_cleanup"]
         for table in (LeadScore, AccountScore):
             if cleanup:
@@ -119,26 +115,25 @@ def stop(db: Database, model_id: int, if_match: str | None) -> ScoringModel:
                 session.execute(
                     update(table).where(col(table.model_id) == model_id).values(stale=True)
                 )
-        model.status = ModelStatus.STOPPED.value
-        model.version += 1
-        model.updated_at = utcnow()
     return model
 
 
-def to_draft(db: Database, model_id: int, if_match: str | None) -> ScoringModel:
+def to_draft(db: Database, model_id: int, expected: Expected | None) -> ScoringModel:
     with db.write() as session:
-        model = locked(session, ScoringModel, model_id, if_match, KIND)
-        if model.status != ModelStatus.STOPPED.value:
-            raise _conflict(f"the model is {model.status}; only a stopped model returns to draft")
-        model.status = ModelStatus.DRAFT.value
-        model.version += 1
-        model.updated_at = utcnow()
+        model = locked(session, ScoringModel, model_id, expected, KIND)
+        MODELS.take(model, "to_draft", utcnow())
     return model
 
 
-def remove(db: Database, model_id: int, if_match: str | None) -> None:
+def remove(db: Database, model_id: int, expected: Expected | None) -> None:
     with db.write() as session:
-        model = locked(session, ScoringModel, model_id, if_match, KIND)
+        model = locked(session, ScoringModel, model_id, expected, KIND)
         if model.status == ModelStatus.LIVE.value:
             raise _conflict("the model is live: stop it before deleting it")
         session.delete(model)
+
+
+def list_models(db: Database) -> list[ScoringModel]:
+    """Every scoring model, in id order."""
+    with db.read() as session:
+        return list(session.exec(select(ScoringModel).order_by(col(ScoringModel.id))))

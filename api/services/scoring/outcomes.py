@@ -8,17 +8,16 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, exists, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, exists, or_, select
 from sqlmodel import Session, col
 
 import bpf
 from api.services import assignment as assignment_service
-from api.services import audit
+from api.services import lead_writes
 from api.services import outbox as events
-from api.services.moves import SCORING, Actor, history_rows, record
 from api.services.outbox import EventType
 from api.storage.bulk import in_values
-from leads.audit import Entity
+from bpf.actors import SCORING, Actor
 from leads.models import Lead, LeadRow, LeadStatus
 from scoring.tables import LeadScore
 
@@ -106,26 +105,16 @@ def follow(
 ) -> list[dict[str, Any]]:
     """Fire the automations of an open lead's outcomes: add the move and the new version to
     the lead's changed `values`, and return the history rows of its moves."""
-    process = catalog.processes.get(lead.process)
-    moves: list[bpf.Move] = []
-    history: list[dict[str, Any]] = []
-    if process is not None and lead.values["status"] == LeadStatus.OPEN.value:
-        moves = process.apply_outcomes(lead, outcomes, automated=actor.automated, switches=switches)
-    if moves:
-        values["stage"] = moves[-1].to_stage
+    draft = lead_writes.Draft(lead.values, stored=lead.values)
+    if lead.process in catalog.processes and lead.values["status"] == LeadStatus.OPEN.value:
+        automated = actor.automated
+        lead_writes.fire(catalog, draft, outcomes, now, automated=automated, switches=switches)
+    if draft.moves:
+        values["stage"] = lead.stage
         values["stage_entered_at"] = now
-        history = history_rows(
-            lead.values["id"],
-            lead.process,
-            moves,
-            lead.values["stage_entered_at"],
-            actor,
-            None,
-            now,
-        )
     values["version"] = lead.values["version"] + 1
     values["updated_at"] = now
-    return history
+    return lead_writes.history(draft, actor, now)
 
 
 def write(
@@ -142,20 +131,8 @@ def write(
     sales; return the leads changed."""
     if not updates:
         return []
-    # Rows that set the same columns go in one executemany: the leads with a move, with
-    # sales_ready, with neither, rather than a statement each time the kind changes from one
-    # lead to the next.
-    updates.sort(key=lambda values: tuple(values))
-    session.execute(update(Lead), updates)
     connection = session.connection()
-    audit.record(
-        connection,
-        Entity.LEAD,
-        [(values["id"], leads[values["id"]], values) for values in updates],
-        actor,
-        now,
-    )
-    record(connection, history, catalog, leads)
+    lead_writes.write_changes(connection, catalog, updates, leads, history, leads, actor, now)
     waiting = [
         values["id"]
         for values in updates

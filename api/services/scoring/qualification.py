@@ -9,29 +9,29 @@ again once the model is live again. Leads already qualified stay qualified.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, false, or_
+from sqlalchemy import ColumnElement, Connection, RowMapping, Select, and_, false, or_
 from sqlalchemy import select as select_rows
 from sqlmodel import Session, col, select
 
 import bpf
-from api.services import activity_rows as activities
-from api.services import outbox
+from api.services import activity_rows, outbox
 from api.services.activity_rows import Source
-from api.services.moves import QUALIFICATION
 from api.services.outbox import EventType
 from api.services.schemas.qualification import QualificationCreate, QualificationUpdate
 from api.services.scoring import outcomes
 from api.storage import job_runs
 from api.storage.db import Database
-from api.storage.locking import locked
+from api.storage.locking import Expected, locked
+from bpf.actors import QUALIFICATION
 from leads.errors import Conflict, InvalidInput, NotFound, Taken
 from leads.models import Lead, LeadRow, LeadStatus
 from leads.types import utcnow
 from scoring import qualification
+from scoring.lifecycle import QUALIFICATIONS
 from scoring.qualification import Criteria, CriteriaError, ModelInfo
 from scoring.tables import (
     EvaluationRun,
@@ -121,13 +121,13 @@ def create(db: Database, data: QualificationCreate) -> Qualification:
 
 
 def update(
-    db: Database, ident: int, if_match: str | None, data: QualificationUpdate
+    db: Database, ident: int, expected: Expected | None, data: QualificationUpdate
 ) -> tuple[Qualification, list[tuple[str, str]]]:
     """Change a draft or a stopped qualification; a published one is read-only. Return it
     with its warnings."""
     criteria = _parse(data.criteria) if data.criteria is not None else None
     with db.write() as session:
-        row = locked(session, Qualification, ident, if_match, KIND)
+        row = locked(session, Qualification, ident, expected, KIND)
         if row.status == QualificationStatus.PUBLISHED.value:
             raise _conflict(
                 "the qualification is published and qualifying leads: stop it before changing it"
@@ -155,21 +155,17 @@ def update(
 
 
 def publish(
-    db: Database, ident: int, if_match: str | None
+    db: Database, ident: int, expected: Expected | None
 ) -> tuple[Qualification, EvaluationRun, bool]:
     """Publish: from now on the leads scored are qualified in the same transaction, and an
     evaluation of every lead is queued (or one already queued, which will cover it, is
     returned). Return the qualification, the evaluation, and whether it is new."""
     with db.write() as session:
-        row = locked(session, Qualification, ident, if_match, KIND)
-        if row.status == QualificationStatus.PUBLISHED.value:
-            raise _conflict("the qualification is published already")
-        _require_live(session, qualification.parse(row.criteria))
+        row = locked(session, Qualification, ident, expected, KIND)
         now = utcnow()
-        row.status = QualificationStatus.PUBLISHED.value
+        QUALIFICATIONS.take(row, "publish", now)
+        _require_live(session, qualification.parse(row.criteria))
         row.published_at = now
-        row.version += 1
-        row.updated_at = now
         # Locked, so that the runner cannot start it before this publication is committed.
         run = session.exec(
             select(EvaluationRun)
@@ -188,17 +184,13 @@ def publish(
 
 
 def stop(
-    db: Database, ident: int, if_match: str | None
+    db: Database, ident: int, expected: Expected | None
 ) -> tuple[Qualification, list[tuple[str, str]]]:
     """Stop qualifying; the leads it qualified stay as they are. Return it with its
     warnings."""
     with db.write() as session:
-        row = locked(session, Qualification, ident, if_match, KIND)
-        if row.status != QualificationStatus.PUBLISHED.value:
-            raise _conflict(f"the qualification is {row.status}, not published")
-        row.status = QualificationStatus.STOPPED.value
-        row.version += 1
-        row.updated_at = utcnow()
+        row = locked(session, Qualification, ident, expected, KIND)
+        QUALIFICATIONS.take(row, "stop", utcnow())
         return row, warnings(session, row)
 
 
@@ -289,23 +281,40 @@ def apply(
     if not found:
         return []
     live: dict[str, int] = dict(connection.execute(_LIVE).all())
-    lead = Lead.__table__  # type: ignore[attr-defined]
-
-    def meets(wanted: list[Published]) -> ColumnElement[bool]:
-        tests = [qualification.condition(q.criteria, live, lead.c.id) for q in wanted]
-        return or_(*tests) if tests else false()
-
     marking = switches.get("automatic_sales_ready", True)
-    qualifies = meets([q for q in found if q.marketing_qualified])
-    readies = meets([q for q in found if q.sales_ready and marking])
     # Which qualifications with activities a lead meets: each makes its own when it qualifies.
     making = [q for q in found if q.activities]
-    query = (
+    query = _qualifying(scope, found, making, live, marking=marking)
+    changed: list[int] = []
+    for rows in session.execute(query).mappings().partitions():
+        changed += _qualify_batch(session, connection, catalog, rows, making, switches, now)
+    return changed
+
+
+def _meets(wanted: list[Published], live: dict[str, int]) -> ColumnElement[bool]:
+    lead = Lead.__table__  # type: ignore[attr-defined]
+    tests = [qualification.condition(q.criteria, live, lead.c.id) for q in wanted]
+    return or_(*tests) if tests else false()
+
+
+def _qualifying(
+    scope: ColumnElement[bool],
+    found: list[Published],
+    making: list[Published],
+    live: dict[str, int],
+    *,
+    marking: bool,
+) -> Select[Any]:
+    """The open leads in scope that a qualification changes, locked, with what each meets."""
+    lead = Lead.__table__  # type: ignore[attr-defined]
+    qualifies = _meets([q for q in found if q.marketing_qualified], live)
+    readies = _meets([q for q in found if q.sales_ready and marking], live)
+    return (
         select_rows(
             lead,
             qualifies.label("qualifies"),
             readies.label("readies"),
-            *(meets([q]).label(f"makes_{q.id}") for q in making),
+            *(_meets([q], live).label(f"makes_{q.id}") for q in making),
         )
         .where(
             scope,
@@ -321,46 +330,64 @@ def apply(
         .with_for_update(of=lead, key_share=True)
         .execution_options(yield_per=outcomes.BATCH)
     )
-    changed: list[int] = []
-    for rows in session.execute(query).mappings().partitions():
-        updates: list[dict[str, Any]] = []
-        history: list[dict[str, Any]] = []
-        qualified: list[int] = []
-        ready: list[int] = []
-        activity_leads: dict[int, list[Mapping[str, Any]]] = {q.id: [] for q in making}
-        for row in rows:
-            values: dict[str, Any] = {"id": row["id"]}
-            lead_row = LeadRow(dict(row))
-            fired: list[str] = []
-            if row["qualifies"] and row["status_reason"] != MARKETING_QUALIFIED:
-                values["status_reason"] = MARKETING_QUALIFIED
-                lead_row.values["status_reason"] = MARKETING_QUALIFIED
-                fired.append("marketing_qualified")
-                qualified.append(row["id"])
-            if row["readies"] and not row["sales_ready"]:
-                values["sales_ready"] = lead_row.values["sales_ready"] = True
-                fired.append("sales_ready")
-                ready.append(row["id"])
-            for q in making:
-                if fired and row[f"makes_{q.id}"]:
-                    activity_leads[q.id].append(row)
-            history += outcomes.follow(
-                catalog, lead_row, values, fired, switches, QUALIFICATION, now
-            )
-            updates.append(values)
-        changed += outcomes.write(
-            session, catalog, updates, history, {r["id"]: r for r in rows}, QUALIFICATION, now
-        )
+
+
+def _qualify_batch(
+    session: Session,
+    connection: Connection,
+    catalog: bpf.Catalog,
+    rows: Sequence[RowMapping],
+    making: list[Published],
+    switches: Mapping[str, bool],
+    now: dt.datetime,
+) -> list[int]:
+    """Qualify one batch of the rows `_qualifying` selects; return the leads that changed."""
+    updates: list[dict[str, Any]] = []
+    history: list[dict[str, Any]] = []
+    qualified: list[int] = []
+    ready: list[int] = []
+    activity_leads: dict[int, list[Mapping[str, Any]]] = {q.id: [] for q in making}
+    for row in rows:
+        values, lead_row, fired = _qualify_row(row)
+        if "marketing_qualified" in fired:
+            qualified.append(row["id"])
+        if "sales_ready" in fired:
+            ready.append(row["id"])
         for q in making:
-            activities.create_activities(
-                connection, activity_leads[q.id], q.activities, Source.qualification(q.id), now
-            )
-        who = outbox.actor_data(QUALIFICATION.kind.value, QUALIFICATION.name)
-        for kind, ids in (
-            (EventType.LEAD_MARKETING_QUALIFIED, qualified),
-            (EventType.LEAD_SALES_READY, ready),
-        ):
-            outbox.emit(
-                connection, kind, [{"lead_id": i, "actor": who, "model_ids": []} for i in ids]
-            )
+            if fired and row[f"makes_{q.id}"]:
+                activity_leads[q.id].append(row)
+        history += outcomes.follow(catalog, lead_row, values, fired, switches, QUALIFICATION, now)
+        updates.append(values)
+    changed = outcomes.write(
+        session, catalog, updates, history, {r["id"]: r for r in rows}, QUALIFICATION, now
+    )
+    for q in making:
+        activity_rows.create_activities(
+            connection, activity_leads[q.id], q.activities, Source.qualification(q.id), now
+        )
+    _announce(connection, qualified, ready)
     return changed
+
+
+def _qualify_row(row: RowMapping) -> tuple[dict[str, Any], LeadRow, list[str]]:
+    """The values a selected lead takes, the lead with them, and the outcomes they fire."""
+    values: dict[str, Any] = {"id": row["id"]}
+    lead_row = LeadRow(dict(row))
+    fired: list[str] = []
+    if row["qualifies"] and row["status_reason"] != MARKETING_QUALIFIED:
+        values["status_reason"] = MARKETING_QUALIFIED
+        lead_row.values["status_reason"] = MARKETING_QUALIFIED
+        fired.append("marketing_qualified")
+    if row["readies"] and not row["sales_ready"]:
+        values["sales_ready"] = lead_row.values["sales_ready"] = True
+        fired.append("sales_ready")
+    return values, lead_row, fired
+
+
+def _announce(connection: Connection, qualified: list[int], ready: list[int]) -> None:
+    who = outbox.actor_data(QUALIFICATION.kind.value, QUALIFICATION.name)
+    for kind, ids in (
+        (EventType.LEAD_MARKETING_QUALIFIED, qualified),
+        (EventType.LEAD_SALES_READY, ready),
+    ):
+        outbox.emit(connection, kind, [{"lead_id": i, "actor": who, "model_ids": []} for i in ids])
