@@ -9,6 +9,8 @@ exactly as a lead that does not exist.
 
 from __future__ import annotations
 
+from typing import Protocol, TypeVar
+
 from sqlalchemy import ColumnElement, Connection, and_, false, or_, select
 from sqlmodel import Session
 
@@ -16,6 +18,7 @@ import bpf
 from api.services import assignment
 from api.services.assignment import LEADS, SELLERS
 from api.services.keys import Principal, Role
+from api.storage.db import Database
 from api.storage.locking import Expected, locked
 from leads.errors import NotFound
 from leads.models import Lead
@@ -59,6 +62,25 @@ def require(connection: Connection, where: Scope, lead_id: int) -> None:
     the change commits, so a lead reassigned meanwhile is not changed by its former owner."""
     if not sees(connection, where, lead_id):
         raise NotFound("lead", lead_id)
+
+
+class OfALead(Protocol):
+    lead_id: int | None
+
+
+Record = TypeVar("Record", bound=OfALead)
+
+
+def of_visible_lead(
+    db: Database, where: Scope, model: type[Record], ident: int, kind: str
+) -> Record:
+    """A record that belongs to a lead (an activity, an opportunity), if the lead is visible;
+    not found, as for a missing one, otherwise."""
+    with db.read() as session:
+        row = session.get(model, ident)
+        if row is None or not sees(session.connection(), where, row.lead_id):
+            raise NotFound(kind, ident)
+    return row
 
 
 def locked_lead(session: Session, where: Scope, lead_id: int, expected: Expected | None) -> Lead:

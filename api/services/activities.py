@@ -17,7 +17,7 @@ from api.storage.db import Database
 from api.storage.locking import Expected, locked
 from bpf.actors import Actor
 from leads.activities import Activity, ActivityKind, ActivityStatus
-from leads.errors import Conflict, InvalidInput, NotFound
+from leads.errors import Conflict, InvalidInput
 from leads.models import Lead, LeadStatus
 from leads.types import utcnow
 
@@ -73,11 +73,7 @@ def lead_activities(
 
 def get_activity(db: Database, scope: access.Scope, activity_id: int) -> Activity:
     """The activity, if the caller may see its lead; 404 as for a missing one otherwise."""
-    activity = records.get(db, Activity, activity_id, "activity")
-    with db.read() as session:
-        if not access.sees(session.connection(), scope, activity.lead_id):
-            raise NotFound("activity", activity_id)
-    return activity
+    return access.of_visible_lead(db, scope, Activity, activity_id, "activity")
 
 
 def create_activity(

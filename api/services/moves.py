@@ -9,8 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, insert
 
 import bpf
-from api.services import activity_rows as activities
-from api.services import outbox
+from api.services import activity_rows, outbox
 from bpf.actors import Actor
 from leads.models import StageChange
 
@@ -63,7 +62,7 @@ def record(
         return []
     connection.execute(INSERT, rows)
     announce(connection, rows)
-    return activities.on_entry(connection, catalog, rows, leads)
+    return activity_rows.on_entry(connection, catalog, rows, leads)
 
 
 def announce(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:

@@ -7,7 +7,6 @@ from sqlmodel import col
 
 from api.services import access, records
 from api.storage.db import Database
-from leads.errors import NotFound
 from leads.opportunities import Opportunity, OpportunityStatus
 
 
@@ -40,8 +39,4 @@ def list_opportunities(
 
 def get_opportunity(db: Database, scope: access.Scope, opportunity_id: int) -> Opportunity:
     """The opportunity; 404, as for one that does not exist, unless the scope sees its lead."""
-    opportunity = records.get(db, Opportunity, opportunity_id, "opportunity")
-    with db.read() as session:
-        if not access.sees(session.connection(), scope, opportunity.lead_id):
-            raise NotFound("opportunity", opportunity_id)
-    return opportunity
+    return access.of_visible_lead(db, scope, Opportunity, opportunity_id, "opportunity")

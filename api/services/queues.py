@@ -72,9 +72,11 @@ def _decode(cursor: str, sort: Sort) -> tuple[Any, int]:
         ) from None
 
 
-def queue(
+def queued_leads(
     db: Database,
-    where: ColumnElement[bool],
+    catalog: bpf.Catalog,
+    which: Queue,
+    scope: access.Scope,
     *,
     owner: str | None,
     sort: Sort,
@@ -82,12 +84,13 @@ def queue(
     limit: int,
     cursor: str | None,
 ) -> tuple[list[tuple[LeadRow, float | None]], str | None]:
-    """A page of the leads `where` selects (owned by `owner` if given), in the sort's order."""
+    """A page of the leads in the queue that the scope sees (owned by `owner` if given), in
+    the sort's order, each with its score."""
     if model_id is not None:
         with db.read() as session:
             if session.get(ScoringModel, model_id) is None:
                 raise InvalidInput.field("model", f"there is no scoring model {model_id}")
-    clauses = [where]
+    clauses = [which(catalog), *access.clauses(scope)]
     if owner is not None:
         clauses.append(LEADS.c.owner == owner)
     score = _score(model_id)
@@ -144,24 +147,6 @@ def teleprospecting(catalog: bpf.Catalog) -> ColumnElement[bool]:
 
 Queue = Callable[[bpf.Catalog], ColumnElement[bool]]
 """Which leads a work queue holds, as the catalog says: `sales` or `teleprospecting`."""
-
-
-def queued_leads(
-    db: Database,
-    catalog: bpf.Catalog,
-    which: Queue,
-    scope: access.Scope,
-    *,
-    owner: str | None,
-    sort: Sort,
-    model_id: int | None,
-    limit: int,
-    cursor: str | None,
-) -> tuple[list[tuple[LeadRow, float | None]], str | None]:
-    """A page of the leads in the queue that the scope sees (owned by `owner` if given), in
-    the sort's order, each with its score."""
-    where = and_(which(catalog), *access.clauses(scope))
-    return queue(db, where, owner=owner, sort=sort, model_id=model_id, limit=limit, cursor=cursor)
 
 
 def unassigned(

@@ -17,12 +17,18 @@ from leads.types import utcnow
 Record = TypeVar("Record", bound=SQLModel)
 
 
-def get(db: Database, model: type[Record], ident: int, kind: str) -> Record:
+def get(db: Database, model: type[Record], ident: int | str, kind: str) -> Record:
     with db.read() as session:
         row = session.get(model, ident)
     if row is None:
         raise NotFound(kind, ident)
     return row
+
+
+def every(db: Database, model: type[Record]) -> list[Record]:
+    """Every record, in id order: for the small tables of configuration."""
+    with db.read() as session:
+        return list(session.exec(select(model).order_by(col(model.id))))  # type: ignore[attr-defined]
 
 
 def listing(

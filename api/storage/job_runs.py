@@ -10,6 +10,7 @@ from sqlalchemy import Column, ForeignKey, Index, case
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from api.storage.db import Database
+from leads.errors import Conflict
 from leads.types import Id, JSONValue, UTCDateTime, utcnow
 from scoring.tables import EvaluationRun, RunStatus
 
@@ -94,6 +95,20 @@ def queued(session: Session, job: str) -> JobRun | None:
         .where(col(JobRun.job) == job, col(JobRun.status) == RunStatus.QUEUED.value)
         .order_by(col(JobRun.id))
     ).first()
+
+
+def request(db: Database, job: str, requested_by: str) -> JobRun:
+    """Queue a run of the job that someone asked for, unless one is waiting to start already."""
+    with db.write() as session:
+        waiting = queued(session, job)
+        if waiting is not None:
+            raise Conflict(
+                f"run {waiting.id} of job '{job}' is queued and has not started yet",
+                slug="job-run-queued",
+                title="A run is already queued",
+                run_id=waiting.id,
+            )
+        return queue(session, job, requested_by)
 
 
 def recent(db: Database, job: str, limit: int) -> list[JobRun]:

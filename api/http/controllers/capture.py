@@ -13,7 +13,7 @@ from api.http.auth import EVERYONE, roles
 from api.http.controllers.interactions import IdempotencyKey
 from api.http.state import services
 from api.services import capture as service
-from api.services import capture_config
+from api.services import records
 from api.services.idempotency import check_key, run_once
 from api.services.keys import Principal, Role
 from api.services.schemas.capture import (
@@ -29,6 +29,7 @@ from api.services.schemas.capture import (
 )
 from api.storage.db import DbSession
 from bpf.actors import Actor
+from leads.models import Form, LeadgenSource, MatchingStrategy
 
 CONFIGURERS = roles(Role.MARKETER)
 CAPTURERS = roles(Role.MARKETER, Role.SERVICE)
@@ -62,7 +63,7 @@ class StrategyController(Controller):
     @get("/", opt=roles(*EVERYONE), sync_to_thread=True, operation_id="ListMatchingStrategies")
     def list(self, request: Request[Principal, Any, State]) -> list[StrategyRead]:
         db = services(request).db
-        return [StrategyRead.of(r) for r in capture_config.list_strategies(db)]
+        return [StrategyRead.of(r) for r in records.every(db, MatchingStrategy)]
 
 
 class FormController(Controller):
@@ -81,12 +82,12 @@ class FormController(Controller):
     @get("/", opt=roles(*EVERYONE), sync_to_thread=True, operation_id="ListForms")
     def list(self, request: Request[Principal, Any, State]) -> list[FormRead]:
         db = services(request).db
-        return [FormRead.of(f) for f in capture_config.list_forms(db)]
+        return [FormRead.of(f) for f in records.every(db, Form)]
 
     @get("/{form_id:str}", opt=roles(*EVERYONE), sync_to_thread=True, operation_id="GetForm")
     def read(self, request: Request[Principal, Any, State], form_id: FromPath[str]) -> FormRead:
         db = services(request).db
-        return FormRead.of(capture_config.get_form(db, form_id))
+        return FormRead.of(records.get(db, Form, form_id, "form"))
 
     @post(
         "/{form_id:str}/submissions",
@@ -196,7 +197,7 @@ class LeadgenController(Controller):
     )
     def list(self, request: Request[Principal, Any, State]) -> list[LeadgenSourceRead]:
         db = services(request).db
-        return [LeadgenSourceRead.of(s) for s in capture_config.list_leadgen_sources(db)]
+        return [LeadgenSourceRead.of(s) for s in records.every(db, LeadgenSource)]
 
     @post(
         "/{source_id:str}",
@@ -215,7 +216,7 @@ class LeadgenController(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> Response[SubmissionResult]:
         """A response from the external form, as its sender posts it."""
-        source = capture_config.get_leadgen_source(services(request).db, source_id)
+        source = records.get(services(request).db, LeadgenSource, source_id, "lead-gen source")
         submission = service.leadgen_submission(source, data)
         return _capture(
             request,

@@ -106,17 +106,7 @@ class JobController(Controller):
         if there is one."""
         parts = services(request)
         _job(parts, name)
-        with parts.db.write() as session:
-            waiting = job_runs.queued(session, name)
-            if waiting is not None:
-                raise Problem(
-                    409,
-                    "job-run-queued",
-                    "A run is already queued",
-                    f"run {waiting.id} of job '{name}' is queued and has not started yet",
-                    run_id=waiting.id,
-                )
-            run = job_runs.queue(session, name, request.user.name)
+        run = job_runs.request(parts.db, name, request.user.name)
         parts.scheduler.wake(name)
         return Response(
             JobRunRead.of(run),

@@ -32,7 +32,7 @@ from api.services.schemas.scoring import (
 from api.services.scoring import configurations, explanations, insights, runs
 from api.services.scoring import evaluation as scoring_service
 from api.services.scoring import models as model_service
-from scoring.tables import EvaluationRun, ScoringModel
+from scoring.tables import EvaluationRun, ScoringConfiguration, ScoringModel
 
 MODELLERS = roles(Role.MARKETER)
 READERS = roles(*EVERYONE)
@@ -60,7 +60,7 @@ class ScoringModelController(Controller):
     @get("/", opt=READERS, sync_to_thread=True, operation_id="ListScoringModels")
     def list(self, request: Request[Principal, Any, State]) -> list[ModelRead]:
         db = services(request).db
-        return [ModelRead.of(m) for m in model_service.list_models(db)]
+        return [ModelRead.of(m) for m in records.every(db, ScoringModel)]
 
     @get("/{model_id:int}", opt=READERS, sync_to_thread=True, operation_id="GetScoringModel")
     def read(
@@ -210,7 +210,7 @@ class ConfigurationController(Controller):
     @get("/", opt=READERS, sync_to_thread=True, operation_id="ListScoringConfigurations")
     def list(self, request: Request[Principal, Any, State]) -> list[ConfigurationRead]:
         db = services(request).db
-        return [ConfigurationRead.of(c) for c in configurations.list_configurations(db)]
+        return [ConfigurationRead.of(c) for c in records.every(db, ScoringConfiguration)]
 
     @get(
         "/effective",

@@ -131,9 +131,3 @@ def remove(db: Database, model_id: int, expected: Expected | None) -> None:
         if model.status == ModelStatus.LIVE.value:
             raise _conflict("the model is live: stop it before deleting it")
         session.delete(model)
-
-
-def list_models(db: Database) -> list[ScoringModel]:
-    """Every scoring model, in id order."""
-    with db.read() as session:
-        return list(session.exec(select(ScoringModel).order_by(col(ScoringModel.id))))

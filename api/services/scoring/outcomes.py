@@ -13,8 +13,7 @@ from sqlmodel import Session, col
 
 import bpf
 from api.services import assignment as assignment_service
-from api.services import lead_writes
-from api.services import outbox as events
+from api.services import lead_writes, outbox
 from api.services.outbox import EventType
 from api.storage.bulk import in_values
 from bpf.actors import SCORING, Actor
@@ -153,8 +152,8 @@ def _announce(
 ) -> None:
     """lead.scored with the lead's first scores; lead.sales_ready with the models whose
     sales-ready score it reached."""
-    scored_wanted = bool(scored) and bool(events.subscribers(connection, EventType.LEAD_SCORED))
-    ready_wanted = bool(ready) and bool(events.subscribers(connection, EventType.LEAD_SALES_READY))
+    scored_wanted = bool(scored) and bool(outbox.subscribers(connection, EventType.LEAD_SCORED))
+    ready_wanted = bool(ready) and bool(outbox.subscribers(connection, EventType.LEAD_SALES_READY))
     if not (scored_wanted or ready_wanted):
         return
     table = LeadScore.__table__  # type: ignore[attr-defined]
@@ -170,7 +169,7 @@ def _announce(
     for score in connection.execute(query):
         scores.setdefault(score.lead_id, []).append(score)
     if scored_wanted:
-        events.emit(
+        outbox.emit(
             connection,
             EventType.LEAD_SCORED,
             [
@@ -186,8 +185,8 @@ def _announce(
             now=now,
         )
     if ready_wanted:
-        who = events.actor_data(actor.kind.value, actor.name)
-        events.emit(
+        who = outbox.actor_data(actor.kind.value, actor.name)
+        outbox.emit(
             connection,
             EventType.LEAD_SALES_READY,
             [
