@@ -19,7 +19,7 @@ from api import VERSION
 from api.http import openapi, options, query_params
 from api.http.auth import KeyAuthentication, KeyCache
 from api.http.bodies import StrictBodies
-from api.http.controllers.activities import ActivityController, lead_activities
+from api.http.controllers.activities import ActivityController, lead_activities, log_call
 from api.http.controllers.capture import (
     EventController,
     FormController,
@@ -33,6 +33,8 @@ from api.http.controllers.interactions import InteractionController
 from api.http.controllers.jobs import JobController
 from api.http.controllers.leads import LeadController
 from api.http.controllers.opportunities import DispositionController, OpportunityController
+from api.http.controllers.owners import OwnerController
+from api.http.controllers.privacy import PrivacyController
 from api.http.controllers.processes import ProcessController
 from api.http.controllers.qualification import QualificationController
 from api.http.controllers.scoring import (
@@ -164,9 +166,11 @@ def _route_handlers() -> list[ControllerRouterHandler]:
         DispositionController,
         ActivityController,
         lead_activities,
+        log_call,
         OpportunityController,
         ProcessController,
         ContactController,
+        PrivacyController,
         AccountController,
         InteractionController,
         StrategyController,
@@ -186,6 +190,7 @@ def _route_handlers() -> list[ControllerRouterHandler]:
         AssignmentRuleController,
         QueueController,
         lead_assignments,
+        OwnerController,
     ]
 
 

@@ -16,6 +16,7 @@ SCENARIOS = [
     "bench.ingest",
     "bench.rescore",
     "bench.score_latency",
+    "bench.search",
 ]
 
 

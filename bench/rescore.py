@@ -243,7 +243,7 @@ def _behaviour_select() -> str:
 
 
 def _amount(name: str) -> str:
-    return f"(coalesce(bl.{name}, 0) + coalesce(bc.{name}, 0))"
+    return f"(coalesce(bl.{name}, 0) + coalesce(bc.{name}, 0) + coalesce(ba.{name}, 0))"
 
 
 def _fold_in(column: str, values: Sequence[str]) -> str:
@@ -312,7 +312,10 @@ def _per_lead_select() -> str:
         "LEFT JOIN contact c ON c.id = l.parent_contact_id\n"
         "LEFT JOIN account a ON a.id = coalesce(l.parent_account_id, c.account_id)\n"
         "LEFT JOIN bare_behaviour bl ON bl.k = l.id\n"
-        "LEFT JOIN bare_behaviour bc ON bc.k = -l.parent_contact_id"
+        "LEFT JOIN bare_behaviour bc ON bc.k = -l.parent_contact_id\n"
+        # An account-based lead (no contact) reads the behaviour of its account's contacts.
+        "LEFT JOIN bare_account_behaviour ba"
+        " ON l.parent_contact_id IS NULL AND ba.k = l.parent_account_id"
     )
 
 
@@ -345,6 +348,12 @@ def bare_script() -> list[str]:
         "DROP TABLE IF EXISTS temp.bare_result",
         f"CREATE TEMP TABLE bare_behaviour (k INTEGER PRIMARY KEY, {columns})",
         f"INSERT INTO bare_behaviour {_behaviour_select()}",
+        "DROP TABLE IF EXISTS temp.bare_account_behaviour",
+        f"CREATE TEMP TABLE bare_account_behaviour (k INTEGER PRIMARY KEY, {columns})",
+        "INSERT INTO bare_account_behaviour SELECT c.account_id, "
+        + ", ".join(f"sum(b.{name})" for name in BEHAVIOUR_COLUMNS)
+        + " FROM bare_behaviour b JOIN contact c ON c.id = -b.k"
+        " WHERE b.k < 0 AND c.account_id IS NOT NULL GROUP BY c.account_id",
         "CREATE TEMP TABLE bare_result (lead_id INTEGER PRIMARY KEY, c1 INTEGER, c2 INTEGER,"
         " c3 INTEGER, in2 INTEGER, in3 INTEGER)",
         f"INSERT INTO bare_result {_per_lead_select()}",
@@ -359,6 +368,7 @@ def bare_script() -> list[str]:
         "DELETE FROM bare_score WHERE model_id = (SELECT id FROM scoring_model"
         " WHERE name = 'intent') AND lead_id IN (SELECT lead_id FROM bare_result WHERE NOT in3)",
         "DROP TABLE temp.bare_behaviour",
+        "DROP TABLE temp.bare_account_behaviour",
         "DROP TABLE temp.bare_result",
     ]
 
@@ -879,8 +889,11 @@ def check_sample(path: Path, now: int, sample: int, seed: int) -> tuple[int, lis
                            json.loads(r["properties"]))
                 for r in connection.execute(
                     "SELECT * FROM interaction WHERE lead_id = ? UNION ALL"
-                    " SELECT * FROM interaction WHERE lead_id IS NULL AND contact_id = ?",
-                    (lead_id, lead["parent_contact_id"]),
+                    " SELECT * FROM interaction WHERE lead_id IS NULL AND contact_id IN"
+                    " (SELECT ? UNION ALL SELECT id FROM contact"
+                    "  WHERE ? IS NULL AND account_id = ?)",
+                    (lead_id, lead["parent_contact_id"], lead["parent_contact_id"],
+                     lead["parent_account_id"]),
                 )
             ]  # fmt: skip
             stored = {

@@ -11,7 +11,14 @@ from transitions import EventData, Machine, MachineError
 
 from bpf.errors import GuardRefused, MoveNotAllowed, StagesInUse, UnknownName
 from bpf.fields import BUILTIN_FIELDS, FieldType, check_value, is_filled
-from bpf.schema import NEXT, ActivityDef, GuardDef, ProcessDef, StagesFileDef
+from bpf.schema import (
+    DEFAULT_DISQUALIFY_REASONS,
+    NEXT,
+    ActivityDef,
+    GuardDef,
+    ProcessDef,
+    StagesFileDef,
+)
 from bpf.validation import completion_targets, read, suggest
 
 
@@ -71,6 +78,8 @@ class Process:
             s.name: [step.field for step in s.steps if step.required] for s in definition.stages
         }
         self._on_entry = {s.name: tuple(s.activities) for s in definition.stages}
+        self.disqualify_reasons = tuple(definition.disqualify_reasons or DEFAULT_DISQUALIFY_REASONS)
+        self.qualify_from = tuple(definition.qualify_from or self.stages)
         self.declares_activities = any(self._on_entry.values())
         specs: list[dict[str, Any]] = [
             {
@@ -152,6 +161,19 @@ class Process:
             if not is_filled(self._fields[f].type, lead.field_value(f))
         ]
 
+    def qualify_refusal(self, lead: LeadLike) -> str | None:
+        """Why the lead may not be qualified where it is, or None when it may: its stage is
+        one the process qualifies from, and the stage's required steps are filled."""
+        if lead.stage not in self.qualify_from:
+            return (
+                f"a lead of process '{self.name}' is qualified from "
+                f"{', '.join(self.qualify_from)}, not from stage '{lead.stage}'"
+            )
+        missing = self.missing_steps(lead)
+        if missing:
+            return f"stage '{lead.stage}' has required steps missing: {', '.join(missing)}"
+        return None
+
     def fire(self, lead: LeadLike, trigger: str) -> Move:
         """Fire a trigger (or 'next'); raise if it is unknown, not allowed here, or refused."""
         stage = lead.stage
@@ -212,22 +234,23 @@ class Process:
         automated: bool,
         switches: Mapping[str, bool],
     ) -> list[Move]:
-        """Fire the automations waiting for these outcomes, in the order they are declared.
+        """Fire the automations waiting for any of these outcomes, each once, in the order
+        stages.yaml declares them: the order the outcomes came in does not matter.
 
         A switch that is off stops an automation for automated actors only; an automation whose
         trigger is not allowed from the lead's stage, or whose guards refuse, does nothing.
         """
+        due = set(outcomes)
         moves = []
-        for outcome in outcomes:
-            for automation in self.definition.automations:
-                if automation.when != outcome:
-                    continue
-                if automated and automation.switch and not switches.get(automation.switch, True):
-                    continue
-                try:
-                    moves.append(self.fire(lead, automation.fire))
-                except (MoveNotAllowed, GuardRefused):
-                    continue
+        for automation in self.definition.automations:
+            if automation.when not in due:
+                continue
+            if automated and automation.switch and not switches.get(automation.switch, True):
+                continue
+            try:
+                moves.append(self.fire(lead, automation.fire))
+            except (MoveNotAllowed, GuardRefused):
+                continue
         return moves
 
 
@@ -274,6 +297,7 @@ class Catalog:
         self.default = self.processes[default.name]
         # False when no stage declares activities: moves then cost nothing more.
         self.declares_activities = any(p.declares_activities for p in self.processes.values())
+        self.lost_reasons = tuple(definition.opportunities.lost_reasons)
 
     def activities_on_entry(self, process: str, stage: str) -> tuple[ActivityDef, ...]:
         """What entering (process, stage) makes; nothing for a process the file does not have."""

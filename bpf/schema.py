@@ -15,6 +15,11 @@ Name = Annotated[
     StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64),
 ]
 Label = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+# A reason a lead or an opportunity is closed with: stored as a status reason of 40 characters.
+ReasonName = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=40),
+]
 
 # Outcomes that scoring and qualification report; a boolean step field that becomes true
 # is an outcome of the same name too.
@@ -29,6 +34,11 @@ SWITCHES = (
 
 NEXT = "next"
 ANY_STAGE = "*"
+
+# The reasons a lead is disqualified with when its process names none.
+DEFAULT_DISQUALIFY_REASONS = ("lost", "cannot_contact", "no_longer_interested", "canceled")
+# The reasons an opportunity is lost with when stages.yaml names none.
+DEFAULT_LOST_REASONS = ("out_sold", "no_budget", "no_decision", "timing", "canceled")
 
 
 class _Strict(BaseModel):
@@ -135,12 +145,25 @@ class ProcessDef(_Strict):
     automations: list[AutomationDef] = Field(default_factory=list)
     # Stages that were renamed: leads still sitting in the old name move to the new one.
     renamed: dict[Name, Name] = Field(default_factory=dict)
+    # The reasons a lead of this process may be disqualified with; absent: the default four.
+    disqualify_reasons: list[ReasonName] | None = Field(default=None, min_length=1)
+    # The stages a lead may be qualified from (its stage's required steps filled); absent:
+    # every stage.
+    qualify_from: list[Name] | None = Field(default=None, min_length=1)
 
     @property
     def title(self) -> str:
         return self.label or self.name.replace("_", " ").capitalize()
 
 
+class OpportunitiesDef(_Strict):
+    # The reasons an opportunity may be lost with.
+    lost_reasons: list[ReasonName] = Field(
+        default_factory=lambda: list(DEFAULT_LOST_REASONS), min_length=1
+    )
+
+
 class StagesFileDef(_Strict):
     processes: list[ProcessDef] = Field(min_length=1)
     renamed_processes: dict[Name, Name] = Field(default_factory=dict)
+    opportunities: OpportunitiesDef = Field(default_factory=OpportunitiesDef)

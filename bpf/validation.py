@@ -204,6 +204,7 @@ def _meaning_problems(doc: StagesFileDef) -> list[Found]:
                     "remove the rename, or the old process",
                 )
             )
+    found.extend(_repeated(("opportunities", "lost_reasons"), doc.opportunities.lost_reasons))
     field_types = _field_types(doc, found)
     for i, process in enumerate(doc.processes):
         found.extend(_process_problems(("processes", i), process, field_types))
@@ -282,7 +283,31 @@ def _process_problems(
         *_automation_problems(at, process, stages, field_types),
         *_rename_problems(at, process, stages),
         *_unreached_problems(at, process),
+        *_closing_problems(at, process, stages),
     ]
+
+
+def _repeated(at: Path_, names: Sequence[str]) -> list[Found]:
+    """A name listed twice under `at` (a list of reasons or stages)."""
+    return [
+        ((*at, k), f"'{name}' is listed twice in {at[-1]}", "list each name once")
+        for k, name in enumerate(names)
+        if name in names[:k]
+    ]
+
+
+def _closing_problems(at: Path_, process: ProcessDef, stages: list[str]) -> list[Found]:
+    """The disqualify reasons are listed once each; the stages a lead is qualified from are
+    stages of the process, listed once each."""
+    found = _repeated((*at, "disqualify_reasons"), process.disqualify_reasons or [])
+    qualify_from = process.qualify_from or []
+    found += _repeated((*at, "qualify_from"), qualify_from)
+    found += [
+        _unknown_stage((*at, "qualify_from", k), stage, "qualify_from stage", process, stages)
+        for k, stage in enumerate(qualify_from)
+        if stage not in stages
+    ]
+    return found
 
 
 def _unknown_stage(

@@ -7,10 +7,10 @@ import datetime as dt
 from sqlalchemy import Column, ForeignKey, Index
 from sqlmodel import Field, SQLModel
 
-from leads.activity_kinds import ActivityKind, ActivitySource, ActivityStatus
-from leads.types import Id, UTCDateTime, utcnow
+from leads.activity_kinds import ActivityKind, ActivitySource, ActivityStatus, CallOutcome
+from leads.types import Id, JSONValue, UTCDateTime, utcnow
 
-__all__ = ["Activity", "ActivityKind", "ActivitySource", "ActivityStatus"]
+__all__ = ["Activity", "ActivityKind", "ActivitySource", "ActivityStatus", "CallOutcome"]
 
 
 class Activity(SQLModel, table=True):
@@ -45,6 +45,12 @@ class Activity(SQLModel, table=True):
     # Why it was completed or canceled ("lead closed" when the lead was qualified or
     # disqualified while it was open).
     outcome: str | None = Field(default=None, max_length=1000)
+    # Appointments: when they start and end, and who attends (emails or seller handles).
+    starts_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    ends_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    attendees: list[str] | None = Field(default=None, sa_type=JSONValue)
+    # Phone calls: how the call went (CallOutcome), given when it is logged.
+    call_outcome: str | None = Field(default=None, max_length=20)
     version: int = Field(default=1)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -24,3 +24,12 @@ class ActivitySource(StrEnum):
     STAGE_ENTRY = "stage_entry"
     QUALIFICATION = "qualification"
     MANUAL = "manual"
+
+
+class CallOutcome(StrEnum):
+    """How a logged phone call went; kept on the call and on its `phone_call` interaction."""
+
+    REACHED = "reached"
+    NO_ANSWER = "no_answer"
+    LEFT_MESSAGE = "left_message"
+    WRONG_NUMBER = "wrong_number"

@@ -1,4 +1,5 @@
-"""The audit log of leads, contacts and accounts: one row per field a change gave a new value."""
+"""The audit log of leads, contacts, accounts and opportunities: one row per field a change
+gave a new value."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ class Entity(StrEnum):
     LEAD = "lead"
     CONTACT = "contact"
     ACCOUNT = "account"
+    ACTIVITY = "activity"
+    OPPORTUNITY = "opportunity"
 
 
 class AuditEntry(SQLModel, table=True):
@@ -26,7 +29,7 @@ class AuditEntry(SQLModel, table=True):
     __table_args__ = (Index("ix_audit_entry_record", "entity", "entity_id", "id"),)
 
     id: int | None = Field(default=None, sa_column=Column(Id, primary_key=True))
-    entity: str = Field(max_length=10)
+    entity: str = Field(max_length=20)
     # No foreign key: the log outlives a deleted record.
     entity_id: int = Field(sa_column=Column(Id, nullable=False))
     # Text: attribute names from forms have no length limit.

@@ -120,6 +120,8 @@ class Lead(SQLModel, table=True):
         Index("ix_lead_parent_contact_id", "parent_contact_id"),
         Index("ix_lead_parent_account_id", "parent_account_id"),
         Index("ix_lead_email", "email"),
+        Index("ix_lead_created_at_id", "created_at", "id"),
+        Index("ix_lead_updated_at_id", "updated_at", "id"),
     )
 
     id: int | None = Field(default=None, sa_column=Column(Id, primary_key=True))
@@ -221,6 +223,7 @@ INTERACTION_KINDS = (
     "form_submit",
     "event_registration",
     "event_checkin",
+    "phone_call",  # a call logged on a lead; `outcome` says how it went (CallOutcome)
 )
 
 

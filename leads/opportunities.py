@@ -1,4 +1,5 @@
-"""Disposition: a lead qualified into an opportunity, or disqualified, and who did it."""
+"""Disposition: a lead qualified into an opportunity, or disqualified, and who did it; the
+opportunity won, lost or reopened, and who did it."""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ class Opportunity(SQLModel, table=True):
         Index("ix_opportunity_owner_id", "owner", "id"),
         Index("ix_opportunity_account_id", "account_id"),
         Index("ix_opportunity_contact_id", "contact_id"),
+        # The outcomes of leads, as a backtest reads them: won and lost deals by close date.
+        Index("ix_opportunity_status_closed_on", "status", "closed_on"),
     )
 
     id: int | None = Field(default=None, sa_column=Column(Id, primary_key=True))
@@ -44,6 +47,10 @@ class Opportunity(SQLModel, table=True):
     currency: str = Field(max_length=3)
     estimated_close_date: dt.date | None = Field(default=None)
     status: str = Field(default=OpportunityStatus.OPEN.value, max_length=20)
+    # Set when it is won (the actual value) or lost (the reason); cleared when reopened.
+    actual_value_cents: int | None = Field(default=None, sa_type=BigInteger)
+    closed_on: dt.date | None = Field(default=None)
+    lost_reason: str | None = Field(default=None, max_length=40)
     owner: str | None = Field(default=None, max_length=200)
     version: int = Field(default=1)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -67,6 +74,29 @@ class Disposition(SQLModel, table=True):
     opportunity_id: int | None = Field(
         default=None, sa_column=Column(Id, ForeignKey("opportunity.id", ondelete="SET NULL"))
     )
+    actor: str = Field(max_length=20)
+    actor_name: str | None = Field(default=None, max_length=200)
+    at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class OpportunityStatusChange(SQLModel, table=True):
+    """One change of an opportunity's status: won, lost or reopened; by whom, why, and the
+    values it closed with."""
+
+    __tablename__ = "opportunity_status_change"
+    __table_args__ = (Index("ix_opportunity_status_change_opportunity_id", "opportunity_id", "id"),)
+
+    id: int | None = Field(default=None, sa_column=Column(Id, primary_key=True))
+    opportunity_id: int = Field(
+        sa_column=Column(Id, ForeignKey("opportunity.id", ondelete="CASCADE"), nullable=False)
+    )
+    from_status: str = Field(max_length=20)
+    status: str = Field(max_length=20)
+    reason: str | None = Field(default=None, max_length=40)
+    note: str | None = Field(default=None, max_length=1000)
+    actual_value_cents: int | None = Field(default=None, sa_type=BigInteger)
+    currency: str = Field(max_length=3)
+    closed_on: dt.date | None = Field(default=None)
     actor: str = Field(max_length=20)
     actor_name: str | None = Field(default=None, max_length=200)
     at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

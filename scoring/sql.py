@@ -259,6 +259,18 @@ def _sure(test: ColumnElement[bool]) -> ColumnElement[bool]:
     return func.coalesce(test, false())
 
 
+def behaving(lead_ids: Sequence[int]) -> Any:
+    """The contacts whose interactions (those that name no lead) the leads read: a lead's
+    parent contact, or, for an account-based lead (an account and no contact), every contact
+    of its account."""
+    chosen = Lead.id.in_(lead_ids)  # type: ignore[union-attr]
+    accounts = select(Lead.parent_account_id).where(chosen, Lead.parent_contact_id.is_(None))  # type: ignore[union-attr]
+    return union_all(
+        select(Lead.parent_contact_id).where(chosen),
+        select(Contact.id).where(Contact.account_id.in_(accounts)),  # type: ignore[union-attr]
+    )
+
+
 class Compiler:
     def __init__(self, dialect_name: str, models: Sequence[CompiledModel], now_epoch: int) -> None:
         self.dialect = Dialect(dialect_name)
@@ -431,6 +443,77 @@ class Compiler:
             parts.append(score < high)
         return parts or [true()]
 
+    def _lead_behaviour(
+        self,
+        rules: list[tuple[str, BehaviourRule]],
+        lead_ids: Sequence[int] | None,
+        base: Select[Any],
+        lead: Any,
+    ) -> tuple[Select[Any], dict[str, ColumnElement[Any]]]:
+        """The leads' behaviour joined to `base`, and each rule's amount per lead."""
+        where: list[ColumnElement[bool]] = []
+        if lead_ids is not None:
+            # The contacts' interactions are found through the contact index: "lead_id is
+            # null" is tested on an expression, which no index serves, or SQLite, without
+            # statistics, reads every interaction that names no lead through the lead index.
+            no_lead = (Interaction.lead_id + 0).is_(None)  # type: ignore[operator]
+            where.append(
+                or_(
+                    Interaction.lead_id.in_(lead_ids),  # type: ignore[union-attr]
+                    and_(Interaction.contact_id.in_(behaving(lead_ids)), no_lead),  # type: ignore[union-attr]
+                )
+            )
+        # A lead's interactions are those credited to it, and those of its contact (or its
+        # account's contacts) that name no lead: one group per lead (contact_id null) and
+        # one per contact (lead_id null). The keys are expressions, so that SQLite scans the
+        # table in order and sorts, rather than visiting it row by row in the order of an
+        # index on lead_id; cast to the id type, so that SQLite can index them when it joins
+        # them.
+        id_type = Interaction.__table__.c.lead_id.type  # type: ignore[attr-defined]
+        lead_key = cast(Interaction.lead_id + 0, id_type)  # type: ignore[operator]
+        contact_key = cast(
+            case((Interaction.lead_id.is_(None), Interaction.contact_id)),  # type: ignore[union-attr]
+            id_type,
+        )
+        keys = [lead_key.label("lead_id"), contact_key.label("contact_id")]
+        aggregate = self._aggregate(rules, where, keys).cte("behaviour")
+        by_lead = (
+            select(aggregate.c.lead_id, *[aggregate.c[n] for n, _ in rules])
+            .where(aggregate.c.lead_id.is_not(None))
+            .subquery("by_lead")
+        )
+        by_contact = (
+            select(aggregate.c.contact_id, *[aggregate.c[n] for n, _ in rules])
+            .where(aggregate.c.lead_id.is_(None), aggregate.c.contact_id.is_not(None))
+            .subquery("by_contact")
+        )
+        # An account-based lead (an account, no contact) reads the behaviour of the
+        # account's contacts.
+        member = Contact.__table__.alias("member")  # type: ignore[attr-defined]
+        by_account = (
+            select(member.c.account_id, *[func.sum(aggregate.c[n]).label(n) for n, _ in rules])
+            .select_from(aggregate.join(member, member.c.id == aggregate.c.contact_id))
+            .where(aggregate.c.lead_id.is_(None), member.c.account_id.is_not(None))
+            .group_by(member.c.account_id)
+            .subquery("by_account")
+        )
+        base = base.outerjoin(by_lead, by_lead.c.lead_id == lead.c.id)
+        base = base.outerjoin(by_contact, by_contact.c.contact_id == lead.c.parent_contact_id)
+        base = base.outerjoin(
+            by_account,
+            and_(
+                lead.c.parent_contact_id.is_(None),
+                by_account.c.account_id == lead.c.parent_account_id,
+            ),
+        )
+        amounts = {
+            name: func.coalesce(by_lead.c[name], 0)
+            + func.coalesce(by_contact.c[name], 0)
+            + func.coalesce(by_account.c[name], 0)
+            for name, _ in rules
+        }
+        return base, amounts
+
     # -- entry points -------------------------------------------------------------------------
 
     def leads(self, lead_ids: Sequence[int] | None = None, after: int | None = None) -> Any:
@@ -450,48 +533,7 @@ class Compiler:
         )
         amounts: dict[str, ColumnElement[Any]] = {}
         if rules:
-            where: list[ColumnElement[bool]] = []
-            if lead_ids is not None:
-                parents = select(Lead.parent_contact_id).where(Lead.id.in_(lead_ids))  # type: ignore[union-attr]
-                # The contacts' interactions are found through the contact index: "lead_id is
-                # null" is tested on an expression, which no index serves, or SQLite, without
-                # statistics, reads every interaction that names no lead through the lead index.
-                no_lead = (Interaction.lead_id + 0).is_(None)  # type: ignore[operator]
-                where.append(
-                    or_(
-                        Interaction.lead_id.in_(lead_ids),  # type: ignore[union-attr]
-                        and_(Interaction.contact_id.in_(parents), no_lead),  # type: ignore[union-attr]
-                    )
-                )
-            # A lead's interactions are those credited to it, and those of its contact that
-            # name no lead: one group per lead (contact_id null) and one per contact (lead_id
-            # null). The keys are expressions, so that SQLite scans the table in order and
-            # sorts, rather than visiting it row by row in the order of an index on lead_id;
-            # cast to the id type, so that SQLite can index them when it joins them.
-            id_type = Interaction.__table__.c.lead_id.type  # type: ignore[attr-defined]
-            lead_key = cast(Interaction.lead_id + 0, id_type)  # type: ignore[operator]
-            contact_key = cast(
-                case((Interaction.lead_id.is_(None), Interaction.contact_id)),  # type: ignore[union-attr]
-                id_type,
-            )
-            keys = [lead_key.label("lead_id"), contact_key.label("contact_id")]
-            aggregate = self._aggregate(rules, where, keys).cte("behaviour")
-            by_lead = (
-                select(aggregate.c.lead_id, *[aggregate.c[n] for n, _ in rules])
-                .where(aggregate.c.lead_id.is_not(None))
-                .subquery("by_lead")
-            )
-            by_contact = (
-                select(aggregate.c.contact_id, *[aggregate.c[n] for n, _ in rules])
-                .where(aggregate.c.lead_id.is_(None), aggregate.c.contact_id.is_not(None))
-                .subquery("by_contact")
-            )
-            base = base.outerjoin(by_lead, by_lead.c.lead_id == lead.c.id)
-            base = base.outerjoin(by_contact, by_contact.c.contact_id == lead.c.parent_contact_id)
-            amounts = {
-                name: func.coalesce(by_lead.c[name], 0) + func.coalesce(by_contact.c[name], 0)
-                for name, _ in rules
-            }
+            base, amounts = self._lead_behaviour(rules, lead_ids, base, lead)
         if lead_ids is not None:
             base = base.where(lead.c.id.in_(lead_ids))
         if after is not None:

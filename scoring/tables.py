@@ -43,7 +43,10 @@ class _ScoreColumns(SQLModel):
 
 class LeadScore(_ScoreColumns, table=True):
     __tablename__ = "lead_score"
-    __table_args__ = (Index("ix_lead_score_lead_id", "lead_id"),)
+    __table_args__ = (
+        Index("ix_lead_score_lead_id", "lead_id"),
+        Index("ix_lead_score_model_score", "model_id", "score", "lead_id"),
+    )
 
     model_id: int = Field(
         sa_column=Column(Id, ForeignKey("scoring_model.id", ondelete="CASCADE"), primary_key=True)

@@ -1,8 +1,9 @@
 """Which leads a caller may see and change: one rule, as a SQL condition on the lead table.
 
 Admins, marketers and service keys see every lead. A salesperson sees the leads owned by the
-seller their key acts for or by a seller of the same team (a key acting for no seller sees
-none). A teleprospector sees the leads in a stage stages.yaml puts in the teleprospecting
+seller their key acts for or by a seller of the same team, and the leads of the sales queue
+that have no owner yet, which they may take (a key acting for no seller sees none). A
+teleprospector sees the leads in a stage stages.yaml puts in the teleprospecting
 queue, and those owned by the seller their key acts for. A lead outside the rule is answered
 exactly as a lead that does not exist.
 """
@@ -41,7 +42,9 @@ def scope(principal: Principal, catalog: bpf.Catalog) -> Scope:
         return false()
     team = select(SELLERS.c.team).where(SELLERS.c.handle == handle).scalar_subquery()
     teammates = select(SELLERS.c.handle).where(SELLERS.c.team.is_not(None), SELLERS.c.team == team)
-    return or_(LEADS.c.owner == handle, LEADS.c.owner.in_(teammates))
+    # The leads of the sales queue without an owner too: the unassigned queue they take from.
+    unowned = and_(LEADS.c.owner.is_(None), assignment.for_sales(catalog))
+    return or_(LEADS.c.owner == handle, LEADS.c.owner.in_(teammates), unowned)
 
 
 def clauses(where: Scope) -> list[ColumnElement[bool]]:

@@ -1,24 +1,38 @@
-"""Activity operations: list and read them, make one by hand, complete or cancel one."""
+"""Activity operations: list and read them (a person's open work, due first), make one by hand
+(an appointment with its start, end and attendees), complete or cancel one, log a phone call
+with its outcome (a `phone_call` interaction the scoring models read)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import ColumnElement
 from sqlmodel import Session, col, select
 
 import bpf
-from api.services import access, activity_rows, records
+from api.services import access, activity_rows, audit, interactions, records
 from api.services import leads as lead_service
 from api.services.activity_rows import Source
-from api.services.schemas.activities import ActivityClose, ActivityCreate
+from api.services.schemas.activities import (
+    ActivityClose,
+    ActivityComplete,
+    ActivityCreate,
+    CallLog,
+)
+from api.services.schemas.interactions import InteractionIn
+from api.services.scoring import evaluation
 from api.storage.db import Database
 from api.storage.locking import Expected, locked
+from api.storage.paging import Order
 from bpf.actors import Actor
-from leads.activities import Activity, ActivityKind, ActivityStatus
-from leads.errors import Conflict, InvalidInput
+from leads.activities import Activity, ActivityKind, ActivityStatus, CallOutcome
+from leads.audit import AuditEntry, Entity
+from leads.errors import Conflict, InvalidInput, NotFound
 from leads.models import Lead, LeadStatus
+from leads.sellers import Seller
 from leads.types import utcnow
 
 # The reason kept on open activities canceled because their lead was qualified or disqualified.
@@ -51,11 +65,41 @@ class ActivityFilter:
         return clauses
 
 
+class ActivitySort(StrEnum):
+    ID = "id"  # oldest first
+    DUE = "due"  # due first (due_at is never null), then oldest first
+
+
+# The interaction a logged call is, for scoring: its kind, and the property with the outcome.
+CALL = "phone_call"
+
+
 def list_activities(
-    db: Database, scope: access.Scope, where: ActivityFilter, limit: int, cursor: str | None
+    db: Database,
+    scope: access.Scope,
+    where: ActivityFilter,
+    limit: int,
+    cursor: str | None,
+    sort: ActivitySort = ActivitySort.ID,
 ) -> tuple[list[Activity], str | None]:
     clauses = where.clauses() + access.belongs(col(Activity.lead_id), scope)
-    return records.listing(db, Activity, clauses, limit, cursor)
+    if sort is ActivitySort.ID:
+        return records.listing(db, Activity, clauses, limit, cursor)
+    order = Order(key=col(Activity.due_at), ident=col(Activity.id), descending=False, time=True)
+    with db.read() as session:
+        found = list(session.exec(order.apply(select(Activity).where(*clauses), cursor, limit)))
+    keys = [{"due_at": a.due_at, "id": a.id} for a in found]
+    kept, next_cursor = order.page(keys, limit, "due_at", "id")
+    return found[: len(kept)], next_cursor
+
+
+def activity_audit(
+    db: Database, scope: access.Scope, activity_id: int, limit: int, cursor: str | None
+) -> tuple[list[AuditEntry], str | None]:
+    """The changes of the activity's fields (its owner, as its lead changes owner), newest
+    first."""
+    get_activity(db, scope, activity_id)
+    return audit.history(db, Entity.ACTIVITY, activity_id, limit, cursor)
 
 
 def lead_activities(
@@ -104,19 +148,58 @@ def create_activity(
             actor.name,
             now,
         )
+        row.update(_appointment(session, data))
         [ident] = activity_rows.insert_activities(session.connection(), [row])
     return records.get(db, Activity, ident, "activity")
 
 
+def _appointment(session: Session, data: ActivityCreate) -> dict[str, Any]:
+    """An appointment's start, end and attendees, checked; other kinds have none."""
+    fields = {"starts_at": data.starts_at, "ends_at": data.ends_at, "attendees": data.attendees}
+    if data.kind is not ActivityKind.APPOINTMENT:
+        given = [
+            {"field": n, "reason": "only an appointment has it"} for n, v in fields.items() if v
+        ]
+        if given:
+            raise InvalidInput(given)
+        return fields
+    errors = [
+        {"field": n, "reason": "an appointment needs its start and end"}
+        for n in ("starts_at", "ends_at")
+        if fields[n] is None
+    ]
+    if data.starts_at and data.ends_at and data.ends_at <= data.starts_at:
+        errors.append({"field": "ends_at", "reason": "an appointment ends after it starts"})
+    attendees = data.attendees or []
+    handles = {a for a in attendees if "@" not in a}
+    known = set(session.exec(select(Seller.handle).where(col(Seller.handle).in_(handles))))
+    errors += [
+        {"field": f"attendees.{i}", "reason": f"there is no seller '{a}' (and it is no email)"}
+        for i, a in enumerate(attendees)
+        if a in handles and a not in known
+    ]
+    errors += [
+        {"field": f"attendees.{i}", "reason": f"'{a}' is listed twice"}
+        for i, a in enumerate(attendees)
+        if a in attendees[:i]
+    ]
+    if errors:
+        raise InvalidInput(errors)
+    return fields
+
+
 def complete(
     db: Database,
+    catalog: bpf.Catalog,
     scope: access.Scope,
     activity_id: int,
     expected: Expected | None,
-    data: ActivityClose,
+    data: ActivityComplete,
     actor: Actor,
 ) -> Activity:
-    return _close(db, scope, activity_id, expected, data, actor, ActivityStatus.COMPLETED)
+    """Complete the activity; a phone call completed with its outcome is logged as a call."""
+    call = None if data.call_outcome is None else (catalog, data.call_outcome)
+    return _close(db, scope, activity_id, expected, data, actor, ActivityStatus.COMPLETED, call)
 
 
 def cancel(
@@ -138,6 +221,7 @@ def _close(
     data: ActivityClose,
     actor: Actor,
     status: ActivityStatus,
+    call: tuple[bpf.Catalog, CallOutcome] | None = None,
 ) -> Activity:
     verb = "completed" if status is ActivityStatus.COMPLETED else "canceled"
     with db.write() as session:
@@ -151,6 +235,9 @@ def _close(
         )
         if activity.status != ActivityStatus.OPEN.value:
             raise _not_open(activity, verb)
+        if call is not None and activity.kind != ActivityKind.PHONE_CALL.value:
+            reason = f"only a phone call has an outcome; this is a {activity.kind}"
+            raise InvalidInput.field("call_outcome", reason)
         now = utcnow()
         activity.status = status.value
         if status is ActivityStatus.COMPLETED:
@@ -161,7 +248,68 @@ def _close(
         activity.version += 1
         activity.updated_at = now
         session.add(activity)
+        if call is not None:
+            catalog, outcome = call
+            activity.call_outcome = outcome.value
+            session.flush()
+            _interaction(session, catalog, activity, now)
     return activity
+
+
+def log_call(
+    db: Database,
+    catalog: bpf.Catalog,
+    scope: access.Scope,
+    lead_id: int,
+    data: CallLog,
+    actor: Actor,
+) -> Activity:
+    """A call made to an open lead: a completed phone call of the lead's owner, made by the
+    caller, with its outcome, and the `phone_call` interaction the scoring models read."""
+    now = utcnow()
+    with db.write() as session:
+        lead = session.get(Lead, lead_id)
+        if lead is None or not access.sees(session.connection(), scope, lead_id):
+            raise NotFound("lead", lead_id)
+        if lead.status != LeadStatus.OPEN.value:
+            raise lead_not_open(lead, "be called")
+        row = activity_rows.row(
+            lead_id,
+            lead.owner,
+            ActivityKind.PHONE_CALL.value,
+            data.subject,
+            None,
+            now,
+            Source.manual(),
+            actor.name,
+            now,
+        )
+        row.update(
+            status=ActivityStatus.COMPLETED.value,
+            completed_at=now,
+            completed_by=actor.name,
+            outcome=data.note,
+            call_outcome=data.outcome.value,
+        )
+        [ident] = activity_rows.insert_activities(session.connection(), [row])
+        activity = session.get(Activity, ident)
+        assert activity is not None
+        _interaction(session, catalog, activity, now)
+    return activity
+
+
+def _interaction(
+    session: Session, catalog: bpf.Catalog, activity: Activity, now: dt.datetime
+) -> None:
+    """The call as an interaction of its lead (and the lead's contact), scored at once."""
+    item = InteractionIn(
+        kind=CALL,
+        occurred_at=now,
+        lead_id=activity.lead_id,
+        properties={"outcome": activity.call_outcome, "activity_id": activity.id},
+    )
+    stored = interactions.store(session, [item], {CALL})
+    evaluation.rescore_interactions(session, catalog, stored.new)
 
 
 def _not_open(activity: Activity, verb: str) -> Conflict:

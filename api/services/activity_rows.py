@@ -9,7 +9,8 @@ Two ways in:
   lead and declaration with one executemany and returns their ids.
 
 Both are set-based: one statement however many leads, and nothing at all when there is
-nothing to make.
+nothing to make. And `follow`, which every change of a lead's owner calls (through
+`api.services.assignment`): the lead's open activities go with it to the new owner.
 """
 
 from __future__ import annotations
@@ -19,15 +20,27 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlmodel import Session
 
 import bpf
+from api.services import audit
+from api.storage.bulk import in_values
+from bpf.actors import Actor
 from leads.activities import Activity, ActivitySource, ActivityStatus
-from leads.models import LeadStatus
+from leads.audit import Entity
+from leads.models import Lead, LeadStatus
 
 ACTIVITY = Activity.__table__  # type: ignore[attr-defined]
+LEAD = Lead.__table__  # type: ignore[attr-defined]
 INSERT = insert(ACTIVITY).returning(ACTIVITY.c.id, sort_by_parameter_order=True)
+SET_OWNER = (
+    update(ACTIVITY)
+    .where(ACTIVITY.c.id == bindparam("activity_id"))
+    .values(
+        owner=bindparam("new_owner"), version=ACTIVITY.c.version + 1, updated_at=bindparam("now")
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -134,14 +147,21 @@ def create_activities(
 ) -> list[int]:
     """Make the declared activities for these leads, in the caller's transaction.
 
-    `leads` are rows with at least `id` and `owner` (a `LeadRow`'s values, a row mapping of
-    the lead table, or `{"id": lead.id, "owner": lead.owner}`); each activity is owned by its
-    lead's owner as it is now (null: nobody's yet) and due `spec.due_in` after `now`. `source`
-    says what made them (`Source.qualification(criteria_id)`, say); `created_by` names the
-    person, if a person did. Returns the new activities' ids, lead by lead, in spec order.
+    `leads` are rows with at least `id` (a `LeadRow`'s values, a row mapping of the lead
+    table, or `{"id": lead.id}`); each activity is owned by its lead's owner as it is now in
+    the transaction (null: nobody's yet; the change that qualified the lead may have routed it
+    since the row was read) and due `spec.due_in` after `now`. `source` says what made them
+    (`Source.qualification(criteria_id)`, say); `created_by` names the person, if a person
+    did. Returns the new activities' ids, lead by lead, in spec order.
     """
     bind = connection.connection() if isinstance(connection, Session) else connection
-    return insert_activities(bind, declared_rows(leads, specs, source, now, created_by))
+    ids = [lead["id"] for lead in leads]
+    if not specs or not ids:
+        return []
+    query = select(LEAD.c.id, LEAD.c.owner).where(in_values(LEAD.c.id, ids, bind.dialect.name))
+    owners = dict(bind.execute(query).all())
+    current = [{"id": i, "owner": owners.get(i)} for i in ids]
+    return insert_activities(bind, declared_rows(current, specs, source, now, created_by))
 
 
 def on_entry(
@@ -172,3 +192,38 @@ def on_entry(
             at[lead_id],
         )
     return insert_activities(connection, rows)
+
+
+def follow(
+    connection: Connection,
+    changes: Sequence[tuple[int, str | None, str | None]],
+    actor: Actor,
+    now: dt.datetime,
+) -> None:
+    """The leads changed owner (lead id, previous owner, new owner): their open activities that
+    were the previous owner's or nobody's go to the new owner, each audited as a change of its
+    owner. An activity given by hand to someone else stays theirs."""
+    if not changes:
+        return
+    by_lead = {lead_id: (previous, owner) for lead_id, previous, owner in changes}
+    query = select(ACTIVITY.c.id, ACTIVITY.c.lead_id, ACTIVITY.c.owner).where(
+        in_values(ACTIVITY.c.lead_id, list(by_lead), connection.dialect.name),
+        ACTIVITY.c.status == ActivityStatus.OPEN.value,
+    )
+    moved = []
+    for ident, lead_id, owner in connection.execute(query.order_by(ACTIVITY.c.id)):
+        previous, new = by_lead[lead_id]
+        if owner != new and (owner is None or owner == previous):
+            moved.append((ident, owner, new))
+    if not moved:
+        return
+    connection.execute(
+        SET_OWNER, [{"activity_id": i, "new_owner": new, "now": now} for i, _, new in moved]
+    )
+    audit.record(
+        connection,
+        Entity.ACTIVITY,
+        [(i, {"owner": old}, {"owner": new}) for i, old, new in moved],
+        actor,
+        now,
+    )

@@ -8,7 +8,10 @@ has none, and is sales ready or in a stage stages.yaml marks `routes_to_sales`.
 Lock order, so that no two transactions wait for each other: leads, then the assignment rules
 (every routing locks them all, which serialises routing on PostgreSQL; the rule cursors and
 the loads it reads are then current). Sellers are never locked by routing; the re-try of the
-queue skips leads another transaction holds, since that transaction routes them itself.
+queue skips leads another transaction holds, since that transaction routes them itself. An
+owner a person gives (`check_owner`: by hand, a take, a hand-off) locks the lead, then the
+seller, then the rules, so it is never past capacity either; a seller changed by an admin
+locks the seller, then the rules, and skips locked leads.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Row,
     and_,
     bindparam,
     false,
@@ -33,11 +37,12 @@ from sqlalchemy import (
 )
 
 import bpf
-from api.services import audit, outbox
+from api.services import activity_rows, audit, outbox
 from api.services.outbox import EventType
 from api.storage.bulk import in_values
 from bpf.actors import Actor
 from leads.audit import Entity
+from leads.errors import Conflict, InvalidInput
 from leads.models import Account, Contact, Lead, LeadStatus
 from leads.sellers import AssignmentRule, LeadAssignment, Seller
 from leads.types import utcnow
@@ -54,6 +59,8 @@ ASSIGNMENTS = LeadAssignment.__table__  # type: ignore[attr-defined]
 
 BATCH = 1000
 MANUAL = "manual"
+TAKE = "take"
+HAND_OFF = "hand_off"
 
 
 # -- what stages.yaml says ------------------------------------------------------------------
@@ -347,6 +354,7 @@ def _assign(
             }
             for a in assigned
         ],
+        actor,
     )
     moved = [
         {"rule_id": rule_id, "handle": handle}
@@ -365,16 +373,16 @@ def record_by_hand(
     owner: str | None,
     actor: Actor,
     now: dt.datetime,
+    *,
+    strategy: str = MANUAL,
+    reason: str | None = None,
 ) -> None:
-    """An owner set or cleared by a person: recorded like an assignment. A hand-set owner
+    """An owner set or cleared by a person (by hand, or a lead taken or handed off: the
+    `strategy`), with the person's `reason`: recorded like an assignment. A hand-set owner
     that names a seller counts toward that seller's load like any other."""
     seller_ids = _seller_ids(connection, {owner} if owner is not None else set())
-    if owner is None:
-        reason = "the owner was cleared by hand"
-    elif owner in seller_ids:
-        reason = f"set by hand to seller {owner}"
-    else:
-        reason = f"set by hand to {owner}, who is not a seller"
+    if reason is None:
+        reason = _by_hand(owner, seller_ids)
     _record(
         connection,
         [
@@ -385,19 +393,35 @@ def record_by_hand(
                 "seller_id": seller_ids.get(owner) if owner is not None else None,
                 "rule_id": None,
                 "rule_name": None,
-                "strategy": MANUAL,
+                "strategy": strategy,
                 "reason": reason,
                 "actor": actor.kind.value,
                 "actor_name": actor.name,
                 "at": now,
             }
         ],
+        actor,
     )
 
 
-def _record(connection: Connection, rows: list[dict[str, Any]]) -> None:
-    """Keep the assignments in the leads' history and announce them (lead.assigned)."""
+def _by_hand(owner: str | None, seller_ids: Mapping[str, int]) -> str:
+    if owner is None:
+        return "the owner was cleared by hand"
+    if owner in seller_ids:
+        return f"set by hand to seller {owner}"
+    return f"set by hand to {owner}, who is not a seller"
+
+
+def _record(connection: Connection, rows: list[dict[str, Any]], actor: Actor) -> None:
+    """Keep the assignments in the leads' history, announce them (lead.assigned), and let the
+    leads' open activities follow their new owners."""
     connection.execute(insert(ASSIGNMENTS), rows)
+    activity_rows.follow(
+        connection,
+        [(row["lead_id"], row["previous_owner"], row["owner"]) for row in rows],
+        actor,
+        rows[0]["at"],
+    )
     outbox.emit(
         connection,
         EventType.LEAD_ASSIGNED,
@@ -415,6 +439,44 @@ def _record(connection: Connection, rows: list[dict[str, Any]]) -> None:
         ],
         now=rows[0]["at"] if rows else None,
     )
+
+
+def check_owner(
+    connection: Connection, handle: str, field: str, *, exceed_capacity: bool = False
+) -> None:
+    """The seller a person gives a lead: an active seller (else 422 naming `field`), within
+    capacity unless `exceed_capacity` (else 409 naming the seller and capacity). Locks the
+    seller, then the rules, until the transaction ends (the module's note)."""
+    seller = locked_seller(connection, handle)
+    if seller is None:
+        raise InvalidInput.field(field, f"there is no seller '{handle}'")
+    if not seller.active:
+        raise InvalidInput.field(field, f"the seller '{handle}' is not active")
+    check_capacity(connection, seller, exceed_capacity=exceed_capacity)
+
+
+def locked_seller(connection: Connection, handle: str) -> Row[Any] | None:
+    query = select(SELLERS).where(SELLERS.c.handle == handle).with_for_update()
+    return connection.execute(query).first()
+
+
+def check_capacity(connection: Connection, seller: Row[Any], *, exceed_capacity: bool) -> None:
+    connection.execute(select(RULES.c.id).with_for_update()).all()
+    load = connection.execute(
+        select(func.count()).where(
+            LEADS.c.owner == seller.handle, LEADS.c.status == LeadStatus.OPEN.value
+        )
+    ).scalar_one()
+    if load >= seller.capacity and not exceed_capacity:
+        raise Conflict(
+            f"the seller '{seller.handle}' owns {load} open leads, their capacity is "
+            f"{seller.capacity}",
+            slug="seller-at-capacity",
+            title="Seller at capacity",
+            seller=seller.handle,
+            capacity=seller.capacity,
+            load=load,
+        )
 
 
 def _seller_ids(connection: Connection, handles: Collection[str]) -> dict[str, int]:

@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, update
 from sqlmodel import Session, col, select
 
 import bpf
-from api.services import audit, privacy, records
+from api.services import audit, privacy, records, search
 from api.services.schemas.contacts import (
     AccountCreate,
     AccountUpdate,
@@ -44,16 +44,23 @@ def create_contact(db: Database, data: ContactCreate) -> Contact:
 
 
 def list_contacts(
-    db: Database, *, email: str | None, account_id: int | None, limit: int, cursor: str | None
+    db: Database,
+    *,
+    email: str | None,
+    account_id: int | None,
+    q: str | None,
+    limit: int,
+    cursor: str | None,
 ) -> tuple[list[Contact], str | None]:
     """A page of contacts in id order: those with the email (normalised as stored), those of
-    the account."""
+    the account, those whose email, name or company match `q` (api.storage.search)."""
     where: list[ColumnElement[bool]] = []
     if email is not None:
         where.append(col(Contact.email) == email)
     if account_id is not None:
         where.append(col(Contact.account_id) == account_id)
-    return records.listing(db, Contact, where, limit, cursor)
+    rows, next_cursor = search.list_contacts(db, where, q, limit, cursor)
+    return [Contact(**row) for row in rows], next_cursor
 
 
 def update_contact(
@@ -122,7 +129,7 @@ def delete_contact(
         session.flush()
         _touch_leads(session, orphans)
         _unlinked(session, Entity.LEAD, orphans, "parent_contact_id", contact_id, actor)
-        evaluation.rescore(session, catalog, lead_ids=orphans, account_ids=account)
+        evaluation.rescore_for(session, catalog, lead_ids=orphans, account_ids=account)
 
 
 def delete_account(

@@ -21,7 +21,7 @@ from api.storage.locking import Expected
 from bpf.actors import Actor
 from leads.activities import Activity
 from leads.audit import Entity
-from leads.errors import Conflict
+from leads.errors import Conflict, InvalidInput
 from leads.models import STATUS_REASONS, Contact, Lead, LeadStatus
 from leads.opportunities import Disposition, Opportunity, OpportunityStatus
 from leads.types import utcnow
@@ -51,9 +51,11 @@ def qualify(
     actor: Actor,
 ) -> Outcome:
     """Make an opportunity of an open lead (its contact and account from the lead's parents,
-    its owner the lead's) and mark the lead qualified."""
+    its owner the lead's) and mark the lead qualified: from a stage its process qualifies
+    from, its required steps filled."""
     with db.write() as session:
         lead = _locked_open(session, scope, lead_id, expected, "be qualified")
+        _check_ready(catalog.get(lead.process), lead)
         now = utcnow()
         account_id = lead.parent_account_id
         if account_id is None and lead.parent_contact_id is not None:
@@ -99,6 +101,7 @@ def disqualify(
 ) -> Outcome:
     with db.write() as session:
         lead = _locked_open(session, scope, lead_id, expected, "be disqualified")
+        _check_reason(catalog.get(lead.process), data.reason)
         outcome = _close(
             session,
             catalog,
@@ -172,6 +175,29 @@ def _locked_open(
     if lead.status != LeadStatus.OPEN.value:
         raise lead_not_open(lead, what)
     return lead
+
+
+def _check_ready(process: bpf.Process, lead: Lead) -> None:
+    refusal = process.qualify_refusal(lead)
+    if refusal is not None:
+        raise Conflict(
+            refusal,
+            slug="lead-not-ready-to-qualify",
+            title="Lead not ready to qualify",
+            stage=lead.stage,
+            missing_steps=process.missing_steps(lead),
+            qualify_from=list(process.qualify_from),
+        )
+
+
+def _check_reason(process: bpf.Process, reason: str) -> None:
+    allowed = list(process.disqualify_reasons)
+    if reason not in allowed:
+        why = (
+            f"'{reason}' is not a disqualify reason of process '{process.name}'; "
+            f"one of: {', '.join(allowed)}"
+        )
+        raise InvalidInput([{"field": "reason", "reason": why}], allowed=allowed)
 
 
 def _close(

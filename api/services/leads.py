@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, bindparam, func, insert, literal, update
+from sqlalchemy import Connection, bindparam, func, insert, literal, update
 from sqlmodel import Session, col, select
 
 import bpf
@@ -35,35 +34,6 @@ from leads.models import (
 from leads.types import UTCDateTime, utcnow
 
 # -- reading ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LeadFilter:
-    process: str | None = None
-    stage: str | None = None
-    status: LeadStatus | None = None
-    owner: str | None = None
-    sales_ready: bool | None = None
-
-    def clauses(self) -> list[ColumnElement[bool]]:
-        clauses: list[ColumnElement[bool]] = []
-        if self.process is not None:
-            clauses.append(col(Lead.process) == self.process)
-        if self.stage is not None:
-            clauses.append(col(Lead.stage) == self.stage)
-        if self.status is not None:
-            clauses.append(col(Lead.status) == self.status.value)
-        if self.owner is not None:
-            clauses.append(col(Lead.owner) == self.owner)
-        if self.sales_ready is not None:
-            clauses.append(col(Lead.sales_ready) == self.sales_ready)
-        return clauses
-
-
-def list_leads(
-    db: Database, scope: access.Scope, where: LeadFilter, limit: int, cursor: str | None
-) -> tuple[list[Lead], str | None]:
-    return records.listing(db, Lead, where.clauses() + access.clauses(scope), limit, cursor)
 
 
 def get_lead(db: Database, scope: access.Scope, lead_id: int) -> Lead:
@@ -146,6 +116,9 @@ def update_lead(
         )
         if "email" in changes:
             privacy.allow_return(session, changes["email"], consent_given=False)
+        if changes.get("owner") is not None:
+            # An admin gives a lead only to an active seller with room for it.
+            assignment.check_owner(session.connection(), changes["owner"], "owner")
         owner, status = lead.owner, lead.status
         now = utcnow()
         draft = lead_writes.Draft.of(lead.model_dump())

@@ -39,6 +39,10 @@ class EventType(StrEnum):
     LEAD_QUALIFIED = "lead.qualified"
     LEAD_DISQUALIFIED = "lead.disqualified"
     LEAD_REOPENED = "lead.reopened"
+    OPPORTUNITY_UPDATED = "opportunity.updated"
+    OPPORTUNITY_WON = "opportunity.won"
+    OPPORTUNITY_LOST = "opportunity.lost"
+    OPPORTUNITY_REOPENED = "opportunity.reopened"
     CONTACT_ERASED = "contact.erased"
 
 

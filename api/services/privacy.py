@@ -20,7 +20,7 @@ from leads.activities import Activity
 from leads.audit import Entity
 from leads.errors import Conflict
 from leads.models import Contact, ErasedPerson, Interaction, Lead
-from leads.opportunities import Opportunity
+from leads.opportunities import Opportunity, OpportunityStatusChange
 from leads.types import utcnow
 
 
@@ -64,11 +64,37 @@ class Erasure:
 ERASED_NAME = "opportunity of an erased person"
 
 
+def person_records(
+    session: Session, contact: Contact, *, lock: bool = False
+) -> tuple[list[Contact], list[int]]:
+    """Whose data a person's contact stands for, as erasure and export see it: every contact
+    record with the same email (this one first), and the leads that are theirs, by parent
+    contact or by email (ids in order)."""
+    same_person = [col(Contact.id) == contact.id]
+    if contact.email:
+        same_person.append(col(Contact.email) == contact.email)
+    query = select(Contact).where(or_(*same_person)).order_by(col(Contact.id))
+    people = list(session.exec(query.with_for_update() if lock else query).all())
+    people.sort(key=lambda p: p.id != contact.id)
+    owned = [col(Lead.parent_contact_id).in_([p.id for p in people])]
+    if contact.email:
+        owned.append(col(Lead.email) == contact.email)
+    leads = session.exec(select(Lead.id).where(or_(*owned)).order_by(col(Lead.id)))
+    return people, [i for i in leads if i is not None]
+
+
 def _scrub_sales_records(session: Session, lead_ids: list[int]) -> None:
-    """Activities of the person's leads go (their subject and notes are about the person);
-    opportunities stay, the company's record of a sale, without the link to the person and
-    without a name taken from the lead's topic, which the person may have written."""
+    """Activities of the person's leads go (their subject and notes are about the person), and
+    so do the notes of their opportunities' status changes; opportunities stay, the company's
+    record of a sale, without the link to the person and without a name taken from the lead's
+    topic, which the person may have written."""
     session.execute(delete(Activity).where(col(Activity.lead_id).in_(lead_ids)))
+    theirs = select(Opportunity.id).where(col(Opportunity.lead_id).in_(lead_ids))
+    session.execute(
+        update(OpportunityStatusChange)
+        .where(col(OpportunityStatusChange.opportunity_id).in_(theirs))
+        .values(note=None)
+    )
     topic = select(Lead.topic).where(col(Lead.id) == col(Opportunity.lead_id)).scalar_subquery()
     session.execute(
         update(Opportunity)
@@ -95,15 +121,8 @@ def erase_contact(db: Database, catalog: bpf.Catalog, contact_id: int) -> Erasur
     opportunities; remember only the email's keyed hash. Subscribers hear contact.erased."""
     with db.write() as session:
         contact = locked(session, Contact, contact_id, ANY, "contact")
-        same_person = [col(Contact.id) == contact_id]
-        if contact.email:
-            same_person.append(col(Contact.email) == contact.email)
-        people = session.exec(select(Contact).where(or_(*same_person)).with_for_update()).all()
+        people, lead_ids = person_records(session, contact, lock=True)
         contact_ids = [p.id for p in people]
-        owned = [col(Lead.parent_contact_id).in_(contact_ids)]
-        if contact.email:
-            owned.append(col(Lead.email) == contact.email)
-        lead_ids = list(session.exec(select(Lead.id).where(or_(*owned))))
         connection = session.connection()
         webhooks.forget(connection, [i for i in lead_ids if i is not None], contact_ids)
         audit.redact(
@@ -137,5 +156,6 @@ def erase_contact(db: Database, catalog: bpf.Catalog, contact_id: int) -> Erasur
         for person in people:
             session.delete(person)
         session.flush()
-        evaluation.rescore(session, catalog, account_ids=accounts)
+        # The accounts' scores, and the leads that read their contacts' behaviour.
+        evaluation.rescore_for(session, catalog, account_ids=accounts)
     return Erasure(contact_id=contact_id, leads=len(lead_ids), interactions=interactions)

@@ -3,30 +3,30 @@ and the leads waiting for an owner with the reason nobody takes them."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import datetime as dt
-import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, func, select
 
 import bpf
 from api.services import access
 from api.services import assignment as assignment_service
 from api.services.assignment import LEADS
 from api.storage.db import Database
-from api.storage.paging import decode_cursor, page
+from api.storage.paging import Order, decode_cursor, page
+from leads.activities import Activity, ActivityStatus
 from leads.errors import InvalidInput
-from leads.models import LeadRow, LeadStatus
+from leads.models import Contact, LeadRow, LeadStatus
 from scoring import routing
 from scoring.tables import LeadScore, ModelStatus, ScoringModel
 from scoring.values import Records
 
 SCORES = LeadScore.__table__  # type: ignore[attr-defined]
 MODELS = ScoringModel.__table__  # type: ignore[attr-defined]
+CONTACTS = Contact.__table__  # type: ignore[attr-defined]
+ACTIVITIES = Activity.__table__  # type: ignore[attr-defined]
 
 # Where leads without a score sort: after any score a model can give.
 UNSCORED = -1e15
@@ -50,26 +50,29 @@ def _score(model_id: int | None) -> ColumnElement[Any]:
     return query.scalar_subquery()
 
 
-def _encode(key: Any, last_id: int) -> str:
-    text = json.dumps([key, last_id])
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+def _order(rows: Any, sort: Sort) -> Order:
+    if sort is Sort.SCORE:
+        return Order(rows.c.sort_score, rows.c.id, descending=True, time=False, ties_ascending=True)
+    return Order(rows.c.stage_entered_at, rows.c.id, descending=False, time=True)
 
 
-def _decode(cursor: str, sort: Sort) -> tuple[Any, int]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        key, last_id = json.loads(raw)
-        if not isinstance(last_id, int):
-            raise ValueError
-        if sort is Sort.SCORE:
-            if not isinstance(key, int | float) or isinstance(key, bool):
-                raise ValueError
-            return float(key), last_id
-        return dt.datetime.fromisoformat(key), last_id
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise InvalidInput.field(
-            "cursor", f"not a cursor this API returned for sort={sort}"
-        ) from None
+@dataclass(frozen=True)
+class ModelScore:
+    model_id: int
+    model: str
+    score: float
+    grade: str | None
+
+
+@dataclass(frozen=True)
+class Queued:
+    """A lead of a queue with what a person needs to act on it."""
+
+    lead: LeadRow
+    score: float | None  # the sort's
+    contact: Mapping[str, Any] | None  # the parent contact's row
+    scores: list[ModelScore]  # of every live model that scored the lead
+    next_activity: Mapping[str, Any] | None  # the open activity due first
 
 
 def queued_leads(
@@ -83,9 +86,9 @@ def queued_leads(
     model_id: int | None,
     limit: int,
     cursor: str | None,
-) -> tuple[list[tuple[LeadRow, float | None]], str | None]:
+) -> tuple[list[Queued], str | None]:
     """A page of the leads in the queue that the scope sees (owned by `owner` if given), in
-    the sort's order, each with its score."""
+    the sort's order, each with its contact, scores and next activity: four queries a page."""
     if model_id is not None:
         with db.read() as session:
             if session.get(ScoringModel, model_id) is None:
@@ -100,32 +103,69 @@ def queued_leads(
         func.coalesce(score, UNSCORED).label("sort_score"),
     ).where(*clauses)
     rows = inner.subquery("queued")
-    query = select(rows)
-    if sort is Sort.SCORE:
-        key_column = rows.c.sort_score
-        if cursor is not None:
-            key, after = _decode(cursor, sort)
-            query = query.where(or_(key_column < key, and_(key_column == key, rows.c.id > after)))
-        query = query.order_by(key_column.desc(), rows.c.id)
-    else:
-        key_column = rows.c.stage_entered_at
-        if cursor is not None:
-            key, after = _decode(cursor, sort)
-            query = query.where(or_(key_column > key, and_(key_column == key, rows.c.id > after)))
-        query = query.order_by(key_column, rows.c.id)
+    order = _order(rows, sort)
+    key = "sort_score" if sort is Sort.SCORE else "stage_entered_at"
     with db.read() as session:
-        found = list(session.connection().execute(query.limit(limit + 1)).mappings())
-    next_cursor = None
-    if len(found) > limit:
-        found = found[:limit]
-        last = found[-1]
-        key = (
-            last["sort_score"]
-            if sort is Sort.SCORE
-            else last["stage_entered_at"].astimezone(dt.UTC).isoformat()
+        connection = session.connection()
+        found = list(connection.execute(order.apply(select(rows), cursor, limit)).mappings())
+        found, next_cursor = order.page(found, limit, key, "id")
+        leads = [_lead(row) for row in found]
+        contacts = _contacts(connection, leads)
+        scores = _live_scores(connection, [lead.values["id"] for lead in leads])
+        due = _next_activities(connection, [lead.values["id"] for lead in leads])
+    return [
+        Queued(
+            lead=lead,
+            score=row["score"],
+            contact=contacts.get(lead.values["parent_contact_id"]),
+            scores=scores.get(lead.values["id"], []),
+            next_activity=due.get(lead.values["id"]),
         )
-        next_cursor = _encode(key, last["id"])
-    return [(_lead(row), row["score"]) for row in found], next_cursor
+        for lead, row in zip(leads, found, strict=True)
+    ], next_cursor
+
+
+def _contacts(connection: Connection, leads: list[LeadRow]) -> dict[int, Mapping[str, Any]]:
+    wanted = {lead.values["parent_contact_id"] for lead in leads} - {None}
+    if not wanted:
+        return {}
+    query = select(CONTACTS).where(CONTACTS.c.id.in_(wanted))
+    return {row["id"]: row for row in connection.execute(query).mappings()}
+
+
+def _live_scores(connection: Connection, lead_ids: list[int]) -> dict[int, list[ModelScore]]:
+    query = (
+        select(SCORES.c.lead_id, SCORES.c.model_id, MODELS.c.name, SCORES.c.score, SCORES.c.grade)
+        .join(MODELS, MODELS.c.id == SCORES.c.model_id)
+        .where(
+            SCORES.c.lead_id.in_(lead_ids),
+            SCORES.c.stale.is_(False),
+            MODELS.c.status == ModelStatus.LIVE.value,
+        )
+        .order_by(SCORES.c.lead_id, SCORES.c.model_id)
+    )
+    found: dict[int, list[ModelScore]] = {}
+    for lead_id, model_id, name, value, grade in connection.execute(query) if lead_ids else []:
+        found.setdefault(lead_id, []).append(ModelScore(model_id, name, value, grade))
+    return found
+
+
+def _next_activities(connection: Connection, lead_ids: list[int]) -> dict[int, Mapping[str, Any]]:
+    if not lead_ids:
+        return {}
+    rank = func.row_number().over(
+        partition_by=ACTIVITIES.c.lead_id, order_by=(ACTIVITIES.c.due_at, ACTIVITIES.c.id)
+    )
+    ranked = (
+        select(ACTIVITIES, rank.label("rank"))
+        .where(
+            ACTIVITIES.c.lead_id.in_(lead_ids),
+            ACTIVITIES.c.status == ActivityStatus.OPEN.value,
+        )
+        .subquery()
+    )
+    query = select(ranked).where(ranked.c.rank == 1)
+    return {row["lead_id"]: row for row in connection.execute(query).mappings()}
 
 
 def _lead(row: Any) -> LeadRow:

@@ -25,7 +25,7 @@ from leads.models import (
     MatchingStrategy,
     StageChange,
 )
-from leads.opportunities import Disposition, Opportunity
+from leads.opportunities import Disposition, Opportunity, OpportunityStatusChange
 from leads.sellers import AssignmentRule, LeadAssignment, Seller
 from scoring.tables import (
     AccountScore,
@@ -59,6 +59,7 @@ __all__ = [
     "LeadgenSource",
     "MatchingStrategy",
     "Opportunity",
+    "OpportunityStatusChange",
     "Qualification",
     "ScoringConfiguration",
     "ScoringModel",

@@ -16,7 +16,10 @@ from api.services.keys import Role, create_key
 from api.settings import Settings
 from leads.activities import Activity
 from leads.types import utcnow
-from tests.api.test_scoring import live, wait
+from tests.api.test_assignment import rule, seller
+from tests.api.test_qualification import ENGAGEMENT, opens, person_lead, published
+from tests.api.test_queues import key_for
+from tests.api.test_scoring import live, score, wait
 from tests.conftest import BUNDLED_STAGES, KeyMaker
 
 Client = TestClient  # type: ignore[type-arg]
@@ -88,13 +91,14 @@ def test_entering_a_stage_makes_its_activities_for_the_owner(client: Client) -> 
     assert due == dt.timedelta(days=1)
     assert parse(call["created_at"]) >= before
 
-    # Accepting moves it on to Teleprospecting qualification, which declares none; sales
-    # ready hands it to Sales acceptance, whose task is for the salesperson, unowned so far.
+    # Accepting moves it on to Teleprospecting qualification, which declares none; clearing
+    # the owner leaves the open call nobody's; sales ready hands it to Sales acceptance, whose
+    # task is for the salesperson, unowned so far.
     lead = patch(client, lead, owner=None, attributes={"teleprospect_accepted": True})
-    assert len(of_lead(client, lead["id"])) == 1
+    assert summary(of_lead(client, lead["id"])) == [(*CALL, None)]
     lead = patch(client, lead, sales_ready=True)
     assert lead["stage"] == SA
-    assert summary(of_lead(client, lead["id"])) == [(*CALL, "tom"), (*REVIEW, None)]
+    assert summary(of_lead(client, lead["id"])) == [(*CALL, None), (*REVIEW, None)]
 
 
 def test_a_lead_passing_through_stages_gets_those_of_the_stage_it_stays_in(
@@ -249,8 +253,14 @@ def test_a_stages_file_without_activities_makes_none(database_url: str, tmp_path
 # -- by hand, listing, completing and canceling ---------------------------------------------
 
 
+SLOT = {"starts_at": "2026-12-24T10:00:00Z", "ends_at": "2026-12-24T11:00:00Z"}
+
+
 def make(client: Client, lead: Json, **fields: Any) -> Any:
+    """An activity made by hand: an appointment (with its slot) unless `kind` says."""
     body = {"lead_id": lead["id"], "kind": "appointment", "subject": "Demo", **fields}
+    if body["kind"] == "appointment":
+        body = {**SLOT, **body}
     return client.post("/api/activities", json=body)
 
 
@@ -430,3 +440,132 @@ def test_marketers_read_activities_and_people_who_work_leads_change_them(
         assert app_client.post(f"{url}/complete", headers={"If-Match": '"1"'}).status_code == 403
     app_client.headers.update(auth(Role.ADMIN))
     assert app_client.post(f"{url}/cancel", headers={"If-Match": '"1"'}).status_code == 200
+
+
+# -- activities that reach people --------------------------------------------------------
+
+
+def test_qualification_activities_go_to_the_seller_the_qualification_routed_to(
+    client: Client,
+) -> None:
+    seller(client, "ana")
+    rule(client, "all", sellers=["ana"])
+    live(client, ENGAGEMENT, "engagement")
+    call = {"kind": "phone_call", "subject": "Call the new SQL", "due_in": "4h"}
+    published(
+        client,
+        {"model": "engagement", "score_at_least": 20},
+        actions={"sales_ready": True, "activities": [call]},
+    )
+    person, made = person_lead(client)
+    opens(client, person, 4)
+    assert client.get(f"/api/leads/{made['id']}").json()["owner"] == "ana"
+    found = client.get(f"/api/leads/{made['id']}/activities").json()["items"]
+    assert sorted((a["subject"], a["owner"]) for a in found) == [
+        ("Call the new SQL", "ana"),
+        ("Review and accept the lead", "ana"),
+    ]
+
+
+def test_owner_me_lists_the_callers_open_work_due_first(client: Client, service: Service) -> None:
+    seller(client, "ana")
+    mine, theirs = create(client), create(client)
+    patch(client, mine, owner="ana")
+    due = ["2026-12-12T09:00:00Z", "2026-12-10T09:00:00Z", "2026-12-11T09:00:00Z"]
+    made = [make(client, mine, kind="task", due_at=when).json() for when in due]
+    make(client, theirs, kind="task", due_at="2026-12-01T09:00:00Z", owner="bo")
+    client.post(f"/api/activities/{made[2]['id']}/complete", headers={"If-Match": '"1"'})
+    ana = key_for(service, Role.SALESPERSON, "ana")
+    seen: list[int] = []
+    cursor = None
+    while True:
+        query = {"owner": "me", "limit": 1, **({"cursor": cursor} if cursor else {})}
+        page = client.get("/api/activities", params=query, headers=ana).json()
+        seen += [a["id"] for a in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [made[1]["id"], made[0]["id"]]
+    every = client.get("/api/activities?owner=me&status=completed", headers=ana).json()["items"]
+    assert [a["id"] for a in every] == [made[2]["id"]]
+    by_id = client.get("/api/activities?owner=ana&sort=id").json()["items"]
+    assert [a["id"] for a in by_id] == [a["id"] for a in made]
+    nobody = client.get(
+        "/api/activities?owner=me", headers=key_for(service, Role.SALESPERSON, None)
+    )
+    assert nobody.status_code == 403 and nobody.json()["errors"][0]["field"] == "owner"
+    wrong = client.get("/api/activities?owner=me&sort=due&cursor=aWQ6Mw", headers=ana)
+    assert wrong.status_code == 422 and wrong.json()["errors"][0]["field"] == "cursor"
+
+
+def test_an_appointment_has_a_start_an_end_after_it_and_attendees(client: Client) -> None:
+    seller(client, "ana")
+    lead = create(client)
+    attendees = ["Ann@Example.com", "ana"]
+    made = make(client, lead, due_in="1d", attendees=attendees)
+    assert made.status_code == 201, made.text
+    body = made.json()
+    assert (parse(body["starts_at"]), parse(body["ends_at"])) == (
+        dt.datetime(2026, 12, 24, 10, tzinfo=dt.UTC),
+        dt.datetime(2026, 12, 24, 11, tzinfo=dt.UTC),
+    )
+    assert body["attendees"] == ["ann@example.com", "ana"]
+    refused = {
+        "ends_at": {"ends_at": "2026-12-24T09:00:00Z"},
+        "starts_at": {"starts_at": None},
+        "attendees.1": {"attendees": ["ann@example.com", "sam"]},
+        "attendees": {"attendees": [f"p{i}@example.com" for i in range(51)]},
+    }
+    for field, fields in refused.items():
+        answer = make(client, lead, due_in="1d", **fields)
+        assert answer.status_code in (400, 422), answer.text
+        assert field in {e["field"] for e in answer.json()["errors"]}, answer.text
+    task = make(client, lead, kind="task", due_in="1d", starts_at="2026-12-24T10:00:00Z")
+    assert task.status_code == 422
+    assert task.json()["errors"] == [{"field": "starts_at", "reason": "only an appointment has it"}]
+    assert [a["id"] for a in of_lead(client, lead["id"])] == [body["id"]]
+
+
+CALLED = {"type": "behaviour", "name": "reached", "kind": "phone_call", "points": 30}
+
+
+def test_a_logged_call_outcome_is_an_interaction_scoring_reads(client: Client) -> None:
+    live(client, {"rules": [{**CALLED, "properties": {"outcome": "reached"}}]})
+    lead = create(client)
+    call = make(client, lead, kind="phone_call", due_in="1h").json()
+    task = make(client, lead, kind="task", due_in="1h").json()
+    refused = client.post(
+        f"/api/activities/{task['id']}/complete",
+        json={"call_outcome": "reached"},
+        headers={"If-Match": '"1"'},
+    )
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "call_outcome"
+    unknown = client.post(
+        f"/api/activities/{call['id']}/complete",
+        json={"call_outcome": "busy"},
+        headers={"If-Match": '"1"'},
+    )
+    assert unknown.status_code in (400, 422) and "call_outcome" in unknown.text
+    missed = client.post(
+        f"/api/activities/{call['id']}/complete",
+        json={"call_outcome": "no_answer", "note": "rang ten times"},
+        headers={"If-Match": '"1"'},
+    )
+    assert missed.status_code == 200, missed.text
+    assert (missed.json()["call_outcome"], missed.json()["outcome"]) == (
+        "no_answer",
+        "rang ten times",
+    )
+    assert score(client, lead["id"]) == 0
+    logged = client.post(f"/api/leads/{lead['id']}/calls", json={"outcome": "reached"})
+    assert logged.status_code == 201, logged.text
+    assert (logged.json()["kind"], logged.json()["status"]) == ("phone_call", "completed")
+    assert score(client, lead["id"]) == 30
+    found = client.get(f"/api/interactions?lead_id={lead['id']}").json()["items"]
+    assert [(i["kind"], i["properties"]["outcome"]) for i in found] == [
+        ("phone_call", "no_answer"),
+        ("phone_call", "reached"),
+    ]
+    bad = client.post(f"/api/leads/{lead['id']}/calls", json={"outcome": "maybe"})
+    assert bad.status_code in (400, 422) and "outcome" in bad.text
+    assert client.post("/api/leads/999/calls", json={"outcome": "reached"}).status_code == 404

@@ -20,6 +20,7 @@ from api.services.schemas.leads import LeadCreate
 from api.services.schemas.sellers import RuleCreate
 from bpf.actors import Actor
 from scoring.routing import Strategy
+from tests.api.closing import ready_to_qualify
 from tests.api.test_scoring import interact, live
 from tests.conftest import KeyMaker
 
@@ -77,6 +78,8 @@ def close(
 ) -> dict[str, Any]:
     """Qualify or disqualify the lead (as the client, or with these headers)."""
     action, body = CLOSING[status]
+    if status == "qualified":
+        ready_to_qualify(client, lead_id, headers=headers)
     current = client.get(f"/api/leads/{lead_id}")
     response = client.post(
         f"/api/leads/{lead_id}/{action}",
@@ -514,3 +517,44 @@ def test_concurrent_leads_spread_by_round_robin_within_capacity(service: Service
     assert errors == []
     counts = Counter(owners)
     assert counts == {"ana": 10, "bo": 10, "cy": 10}
+
+
+def test_the_activities_of_the_change_that_routes_a_lead_go_to_its_seller(admin: Client) -> None:
+    seller(admin, "ana")
+    rule(admin, "all", sellers=["ana"])
+    made = ready_lead(admin)
+    assert made["owner"] == "ana"
+    [task] = admin.get(f"/api/leads/{made['id']}/activities").json()["items"]
+    assert (task["subject"], task["owner"]) == ("Review and accept the lead", "ana")
+    [entry] = admin.get(f"/api/activities/{task['id']}/audit").json()["items"]
+    assert (entry["field"], entry["old"], entry["new"]) == ("owner", None, "ana")
+
+
+def test_open_activities_follow_a_lead_that_changes_owner(admin: Client) -> None:
+    seller(admin, "ana")
+    seller(admin, "bo")
+    rule(admin, "all", sellers=["ana"])
+    made = ready_lead(admin)
+    by_hand = admin.post(
+        "/api/activities",
+        json={
+            "lead_id": made["id"],
+            "kind": "task",
+            "subject": "Tess's",
+            "due_in": "1d",
+            "owner": "tess",
+        },
+    ).json()
+    done = admin.post(
+        "/api/activities",
+        json={"lead_id": made["id"], "kind": "task", "subject": "Done", "due_in": "1d"},
+    ).json()
+    admin.post(f"/api/activities/{done['id']}/complete", headers={"If-Match": '"1"'})
+    patch(admin, f"/api/leads/{made['id']}", {"owner": "bo"})
+    found = admin.get(f"/api/leads/{made['id']}/activities").json()["items"]
+    assert [(a["subject"], a["owner"]) for a in found] == [
+        ("Review and accept the lead", "bo"),
+        ("Tess's", "tess"),
+        ("Done", "ana"),
+    ]
+    assert by_hand["owner"] == "tess"

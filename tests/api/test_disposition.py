@@ -9,10 +9,12 @@ from litestar.testing import TestClient
 from sqlmodel import select
 
 from api.app import Service
+from api.services import keys
 from api.services.keys import Role
 from leads.activities import Activity
 from leads.models import STATUS_REASONS, LeadStatus
 from leads.opportunities import Opportunity
+from tests.api.closing import ready_to_qualify
 from tests.conftest import KeyMaker
 
 Client = TestClient  # type: ignore[type-arg]
@@ -44,6 +46,7 @@ def test_qualifying_makes_an_opportunity_and_closes_the_lead(client: Client) -> 
     ).json()
     lead = create(client, owner="sam", parent_contact_id=contact["id"], sales_ready=True)
     [review] = activities(client, lead["id"])
+    lead = ready_to_qualify(client, lead["id"])
     response = act(
         client,
         lead,
@@ -106,7 +109,7 @@ def test_qualifying_makes_an_opportunity_and_closes_the_lead(client: Client) -> 
 def test_a_name_given_wins_and_a_lead_without_parents_makes_an_unlinked_opportunity(
     client: Client,
 ) -> None:
-    lead = create(client)
+    lead = ready_to_qualify(client, create(client)["id"], owner="tom")
     result = act(
         client, lead, "qualify", {"estimated_value": 100, "currency": "USD", "name": "Pilot"}
     ).json()
@@ -116,7 +119,7 @@ def test_a_name_given_wins_and_a_lead_without_parents_makes_an_unlinked_opportun
         None,
         None,
     )
-    assert opportunity["owner"] is None and opportunity["estimated_value"] == 100
+    assert opportunity["owner"] == "tom" and opportunity["estimated_value"] == 100
 
 
 def test_only_an_open_lead_is_qualified_or_disqualified(client: Client) -> None:
@@ -133,7 +136,7 @@ def test_only_an_open_lead_is_qualified_or_disqualified(client: Client) -> None:
         assert refused.status_code == 409, refused.text
         assert refused.json()["current_status"] == "disqualified"
         assert "is disqualified (cannot_contact); only an open lead can" in refused.json()["detail"]
-    with_opportunity = create(client)
+    with_opportunity = ready_to_qualify(client, create(client)["id"])
     qualified = act(client, with_opportunity, "qualify", {"estimated_value": 1, "currency": "EUR"})
     refused = act(client, qualified.json()["lead"], "disqualify", {"reason": "lost"})
     assert refused.status_code == 409
@@ -205,6 +208,7 @@ def test_a_disqualified_lead_can_be_reopened_and_worked_again(client: Client) ->
     again = act(client, lead, "reopen")
     assert again.status_code == 409
     assert "only a disqualified lead can be reopened" in again.json()["detail"]
+    lead = ready_to_qualify(client, lead["id"])
     qualified = act(client, lead, "qualify", {"estimated_value": 10, "currency": "GBP"}).json()
     refused = act(client, qualified["lead"], "reopen")
     assert refused.status_code == 409
@@ -223,7 +227,7 @@ def test_a_disqualified_lead_can_be_reopened_and_worked_again(client: Client) ->
 
 
 def test_salespeople_and_teleprospectors_close_leads_and_marketers_read(
-    app_client: Client, auth: KeyMaker
+    app_client: Client, auth: KeyMaker, service: Service
 ) -> None:
     app_client.headers.update(auth(Role.MARKETER))
     lead = create(app_client)
@@ -235,16 +239,17 @@ def test_salespeople_and_teleprospectors_close_leads_and_marketers_read(
         assert act(app_client, lead, action, body).status_code == 403
     assert app_client.get(f"/api/leads/{lead['id']}/dispositions").status_code == 200
     assert app_client.get("/api/opportunities").status_code == 200
-    app_client.headers.update(auth(Role.TELEPROSPECTOR))
-    moved = app_client.post(
-        f"/api/leads/{lead['id']}/stage",
-        json={"to": "teleprospecting_qualification", "reason": "call them"},
-        headers={**auth(Role.ADMIN), "If-Match": f'"{lead["version"]}"'},
-    )
-    assert moved.status_code == 200, moved.text
-    done = act(app_client, moved.json(), "qualify", {"estimated_value": 1, "currency": "EUR"})
-    assert done.status_code == 201
-    assert done.json()["disposition"]["actor_name"] == "teleprospector tester"
+    # A teleprospector qualifies a lead of their own in Sales acceptance.
+    admin = auth(Role.ADMIN)
+    seller = app_client.post("/api/sellers", json={"handle": "tina", "name": "Tina"}, headers=admin)
+    assert seller.status_code == 201, seller.text
+    ready = ready_to_qualify(app_client, lead["id"], owner="tina", headers=admin)
+    with service.db.write() as session:
+        _, secret = keys.create_key(session, Role.TELEPROSPECTOR, "tina's key", seller="tina")
+    app_client.headers.update({"Authorization": f"Bearer {secret}"})
+    done = act(app_client, ready, "qualify", {"estimated_value": 1, "currency": "EUR"})
+    assert done.status_code == 201, done.text
+    assert done.json()["disposition"]["actor_name"] == "tina's key"
 
 
 def test_erasing_the_person_removes_activities_and_unlinks_opportunities(
@@ -263,8 +268,10 @@ def test_erasing_the_person_removes_activities_and_unlinks_opportunities(
         "due_in": "1d",
     }
     assert app_client.post("/api/activities", json=body).status_code == 201
+    lead = ready_to_qualify(app_client, lead["id"])
     first = act(app_client, lead, "qualify", {"estimated_value": 500, "currency": "EUR"}).json()
     second_lead = create(app_client, topic="Ana again", parent_contact_id=ana["id"])
+    second_lead = ready_to_qualify(app_client, second_lead["id"])
     named = act(
         app_client,
         second_lead,

@@ -14,6 +14,7 @@ from litestar.testing import TestClient
 from api.app import Service
 from api.services import keys
 from api.services.keys import Role
+from tests.api.closing import ready_to_qualify
 
 Client = TestClient  # type: ignore[type-arg]
 Headers = dict[str, str]
@@ -175,10 +176,11 @@ def test_activities_and_opportunities_of_a_lead_out_of_sight_are_not_found(
         json={"lead_id": hidden, "kind": "task", "subject": "Call", "due_in": "1d"},
         headers=admin,
     ).json()
+    ready = ready_to_qualify(app_client, hidden, headers=admin)
     qualified = app_client.post(
         f"/api/leads/{hidden}/qualify",
         json={"estimated_value": 10, "currency": "EUR"},
-        headers={**admin, "If-Match": '"1"'},
+        headers={**admin, "If-Match": f'"{ready["version"]}"'},
     ).json()
     opportunity = qualified["opportunity"]["id"]
     salesperson = key_for(Role.SALESPERSON, "ana")

@@ -12,8 +12,12 @@ from sqlalchemy import text
 from sqlmodel import col, func, select
 
 from api.app import Service
+from api.services import privacy_export
 from api.services.keys import Role
+from api.services.schemas.privacy import ContactExport
 from leads.models import ConsentChange, ErasedPerson, Interaction, StageChange
+from leads.opportunities import Opportunity
+from tests.api.test_scoring import OPENS, SA, live
 from tests.conftest import KeyMaker
 
 Client = TestClient  # type: ignore[type-arg]
@@ -221,3 +225,124 @@ def test_erasure_covers_every_contact_record_of_the_person(
     assert erased.status_code == 200
     assert app_client.get(f"/api/contacts/{second['id']}", headers=headers).status_code == 404
     assert app_client.get(f"/api/contacts/{other['id']}", headers=headers).status_code == 200
+
+
+# -- export (the right of access) -----------------------------------------------------------
+
+
+def export(client: Client, contact: Json) -> Any:
+    return client.get(f"/api/contacts/{contact['id']}/export")
+
+
+def test_an_export_holds_everything_about_the_person_and_is_audited(
+    client: Client, service: Service
+) -> None:
+    live(client, {"rules": [OPENS]})
+    ana = post(
+        client,
+        "/api/contacts",
+        {"email": EMAIL, "consent": {"level": "marketing", "source": "form"}},
+    )
+    again = post(client, "/api/contacts", {"email": EMAIL.upper(), "first_name": "Ana"})
+    bo = post(client, "/api/contacts", {"email": "bo@example.com"})
+    by_parent = post(
+        client, "/api/leads", {"topic": "a", "parent_contact_id": ana["id"], "sales_ready": True}
+    )
+    by_email = post(client, "/api/leads", {"topic": "b", "email": EMAIL})
+    bos_lead = post(client, "/api/leads", {"topic": "c", "parent_contact_id": bo["id"]})
+    renamed = client.patch(
+        f"/api/contacts/{ana['id']}",
+        json={"first_name": "Ana"},
+        headers={"If-Match": f'"{ana["version"]}"'},
+    )
+    assert renamed.status_code == 200, renamed.text
+    theirs = record_interactions(
+        client,
+        {"contact_id": ana["id"], "kind": "email_open"},
+        {"contact_id": again["id"]},
+        {"lead_id": by_email["id"]},
+    )
+    record_interactions(client, {"contact_id": bo["id"]}, {"lead_id": bos_lead["id"]})
+    with service.db.write() as session:
+        session.add(
+            Opportunity(
+                name="deal", lead_id=by_parent["id"], estimated_value_cents=1, currency="EUR"
+            )
+        )
+
+    response = export(client, ana)
+
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    document = response.json()
+    ContactExport.model_validate(document)  # the document the OpenAPI schema describes
+    assert document["contact"]["id"] == ana["id"]
+    assert [c["level"] for c in document["contact"]["consent"]] == ["marketing"]
+    assert [c["id"] for c in document["other_contacts"]] == [again["id"]]
+    leads = {lead["id"]: lead for lead in document["leads"]}
+    assert set(leads) == {by_parent["id"], by_email["id"]}
+    [score] = leads[by_parent["id"]]["scores"]
+    assert (score["model"], score["score"]) == ("engagement", 5.0)
+    assert score["contributions"][0]["occurrences"] == 1
+    assert [h["to_stage"] for h in leads[by_parent["id"]]["stage_history"]] == [SA]
+    assert {a["lead_id"] for a in document["activities"]} == {by_parent["id"]}
+    assert [o["name"] for o in document["opportunities"]] == ["deal"]
+    assert sorted(i["id"] for i in document["interactions"]) == sorted(theirs)
+    audited = {(e["entity"], e["entity_id"], e["field"]) for e in document["audit"]}
+    assert ("contact", ana["id"], "first_name") in audited
+    assert ("contact", ana["id"], "privacy_export") in audited
+    assert all(e["entity_id"] != bo["id"] for e in document["audit"] if e["entity"] == "contact")
+    # Who exported whose data, and when, is in the contact's audit log.
+    [entry] = [e for e in audit_of(client, ana) if e["field"] == "privacy_export"]
+    assert entry["actor"] == "user"
+    assert entry["actor_name"] == "admin tester"
+    assert entry["new"] == {"contacts": [ana["id"], again["id"]], "leads": sorted(leads)}
+
+
+def test_an_export_pages_through_a_long_history(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(privacy_export, "PAGE", 3)
+    ana = post(client, "/api/contacts", {"email": EMAIL})
+    lead = post(client, "/api/leads", {"topic": "a", "parent_contact_id": ana["id"]})
+    same_time = [{"contact_id": ana["id"]} for _ in range(4)]
+    earlier = [
+        {"contact_id": ana["id"], "occurred_at": f"2026-01-0{d}T10:00:00+00:00"} for d in (3, 2, 1)
+    ]
+    stored = record_interactions(client, *same_time, *earlier, {"lead_id": lead["id"]})
+    for name in ("a", "b", "c", "d"):
+        current = client.get(f"/api/contacts/{ana['id']}").json()
+        client.patch(
+            f"/api/contacts/{ana['id']}",
+            json={"first_name": name},
+            headers={"If-Match": f'"{current["version"]}"'},
+        )
+    document = export(client, ana).json()
+    # Oldest first; each exactly once, across pages.
+    assert [i["id"] for i in document["interactions"]] == [
+        *stored[4:7][::-1],
+        *stored[:4],
+        stored[7],
+    ]
+    names = [e["new"] for e in document["audit"] if e["field"] == "first_name"]
+    assert names == ["a", "b", "c", "d"]
+
+
+def test_only_admins_export_and_an_erased_or_unknown_contact_is_404(
+    client: Client, auth: KeyMaker
+) -> None:
+    ana = post(client, "/api/contacts", {"email": EMAIL})
+    for role in Role:
+        response = client.get(f"/api/contacts/{ana['id']}/export", headers=auth(role))
+        assert response.status_code == (200 if role is Role.ADMIN else 403), role
+    refused = [e for e in audit_of(client, ana) if e["field"] == "privacy_export"]
+    assert len(refused) == 1  # the admin's only
+    assert erase(client, ana).status_code == 200
+    gone = export(client, ana)
+    assert gone.status_code == 404
+    assert gone.json()["detail"] == f"there is no contact {ana['id']}"
+    assert client.get("/api/contacts/999/export").status_code == 404
+
+
+def audit_of(client: Client, contact: Json) -> list[Json]:
+    return client.get(f"/api/contacts/{contact['id']}/audit").json()["items"]  # type: ignore[no-any-return]

@@ -3,15 +3,17 @@ page at a time; stage names come from stages.yaml."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
 from litestar.testing import TestClient
+from sqlalchemy import event
 
 from api.app import Service
 from api.services import keys
 from api.services.keys import Role
-from tests.api.test_assignment import close, lead, patch, ready_lead, rule, seller
+from tests.api.test_assignment import SA, close, lead, patch, ready_lead, rule, seller
 from tests.api.test_scoring import live
 from tests.conftest import KeyMaker
 
@@ -148,6 +150,7 @@ def test_the_teleprospecting_queue_lists_open_leads_in_its_stages(
     )
     assert calling["stage"] == "teleprospecting_acceptance"
     accepted = admin.post("/api/leads", json={"topic": "accepted"}).json()
+    admin.post("/api/sellers", json={"handle": "tess", "name": "Tess"})  # an owner is a seller
     patch(admin, f"/api/leads/{accepted['id']}", {"attributes": {"teleprospecting_ready": True}})
     accepted = patch(
         admin,
@@ -164,3 +167,86 @@ def test_the_teleprospecting_queue_lists_open_leads_in_its_stages(
     tess = key_for(service, Role.TELEPROSPECTOR, "tess")
     assert ids(admin, queue, tess, mine="true") == [accepted["id"]]
     assert lead(admin, accepted["id"])["owner"] == "tess"
+
+
+def activity(client: Client, lead_id: int, subject: str, due: dt.datetime) -> dict[str, Any]:
+    body = {"lead_id": lead_id, "kind": "phone_call", "subject": subject, "due_at": due.isoformat()}
+    response = client.post("/api/activities", json=body)
+    assert response.status_code == 201, response.text
+    made: dict[str, Any] = response.json()
+    return made
+
+
+def test_a_queue_item_carries_what_a_person_needs_to_act(admin: Client) -> None:
+    model = live(admin, SCORED)
+    other = live(admin, {"rules": []}, name="fit")
+    ana = admin.post(
+        "/api/contacts",
+        json={"email": "ana@acme.com", "first_name": "Ana", "last_name": "Lopez",
+              "company": "Acme", "phone": "+33 1 23 45 67 89"},
+    ).json()  # fmt: skip
+    hot = ready_lead(admin, topic="hot", parent_contact_id=ana["id"])
+    bare = ready_lead(admin, topic="cold", email="cold@example.com")
+    soon = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)
+    first = activity(admin, hot["id"], "Call Ana", soon)
+    activity(admin, hot["id"], "Call Ana again", soon + dt.timedelta(hours=1))
+    done = activity(admin, bare["id"], "Done already", soon - dt.timedelta(minutes=1))
+    completed = admin.post(
+        f"/api/activities/{done['id']}/complete", headers={"If-Match": f'"{done["version"]}"'}
+    )
+    assert completed.status_code == 200, completed.text
+
+    items = {i["lead"]["id"]: i for i in admin.get("/api/queues/sales").json()["items"]}
+    item = items[hot["id"]]
+    assert item["contact"] == {
+        "id": ana["id"], "name": "Ana Lopez", "company": "Acme", "email": "ana@acme.com",
+        "phone": "+33 1 23 45 67 89",
+    }  # fmt: skip
+    assert (item["lead"]["topic"], item["lead"]["stage"]) == ("hot", SA)
+    assert 0 <= item["seconds_in_stage"] < 600
+    assert item["scores"] == [
+        {"model_id": model["id"], "model": "engagement", "score": 50.0, "grade": None},
+        {"model_id": other["id"], "model": "fit", "score": 0.0, "grade": None},
+    ]
+    assert item["next_activity"] == {
+        "id": first["id"], "kind": "phone_call", "subject": "Call Ana", "owner": first["owner"],
+        "due_at": first["due_at"],
+    }  # fmt: skip
+    # Without a contact the lead's own email is the one to write to; a done activity is not
+    # next (the stage's own task, if stages.yaml makes one, is).
+    plain = items[bare["id"]]
+    assert plain["contact"] == {
+        "id": None,
+        "name": None,
+        "company": None,
+        "email": "cold@example.com",
+        "phone": None,
+    }
+    assert (plain["next_activity"] or {}).get("id") != done["id"]
+
+
+def test_a_queue_page_takes_the_same_queries_however_many_leads_it_holds(
+    admin: Client, service: Service
+) -> None:
+    live(admin, SCORED)
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    for n in range(6):
+        contact = admin.post("/api/contacts", json={"email": f"p{n}@example.com"}).json()
+        made = ready_lead(admin, topic="hot" if n % 2 else "warm", parent_contact_id=contact["id"])
+        activity(admin, made["id"], "Call", dt.datetime.now(dt.UTC) + dt.timedelta(hours=n))
+
+    def queries(limit: int) -> int:
+        statements.clear()
+        event.listen(service.db.engine, "before_cursor_execute", count)
+        try:
+            response = admin.get("/api/queues/sales", params={"limit": limit})
+        finally:
+            event.remove(service.db.engine, "before_cursor_execute", count)
+        assert len(response.json()["items"]) == limit
+        return len(statements)
+
+    assert queries(1) == queries(6)

@@ -21,6 +21,7 @@ from api.app import Service, create_app, open_service
 from api.services.keys import Role
 from api.settings import Settings
 from api.storage.webhook_tables import WebhookDelivery, WebhookEvent
+from tests.api.closing import ready_to_qualify
 from tests.api.test_assignment import ready_lead, rule, seller
 from tests.api.test_qualification import ENGAGEMENT, opens, person_lead, published
 from tests.api.test_scoring import live
@@ -293,6 +294,7 @@ def test_only_the_types_subscribed_are_sent_and_nothing_is_stored_without_subscr
         assert session.exec(select(WebhookEvent)).all() == []
     hook = subscribe(admin, url, "lead.updated")
     x = lead(admin)
+    admin.post("/api/sellers", json={"handle": "bo", "name": "Bo"})  # an owner is a seller
     changed = admin.patch(
         f"/api/leads/{x['id']}", json={"owner": "bo"}, headers={"If-Match": '"1"'}
     )
@@ -397,6 +399,7 @@ def test_erasing_a_contact_removes_them_from_undelivered_messages(
     subscribe(app_client, down, "lead.created", "lead.updated", "contact.erased")
     ana = app_client.post("/api/contacts", json={"email": "ana@example.com"}).json()
     x = lead(app_client, email="ana@example.com", parent_contact_id=ana["id"], topic="Ana's deal")
+    app_client.post("/api/sellers", json={"handle": "bo", "name": "Bo"})
     app_client.patch(f"/api/leads/{x['id']}", json={"owner": "bo"}, headers={"If-Match": '"1"'})
     other = lead(app_client, email="cy@example.com")
     erased = app_client.post(f"/api/contacts/{ana['id']}/erasure")
@@ -427,6 +430,7 @@ def test_deleting_a_subscription_removes_its_deliveries_and_the_events_no_other_
     gone = subscribe(admin, down, "lead.created", "lead.updated")
     kept = subscribe(admin, down, "lead.created")
     x = lead(admin)
+    admin.post("/api/sellers", json={"handle": "bo", "name": "Bo"})
     admin.patch(f"/api/leads/{x['id']}", json={"owner": "bo"}, headers={"If-Match": '"1"'})
     assert (
         admin.delete(f"/api/webhooks/{gone['id']}", headers={"If-Match": '"1"'}).status_code == 204
@@ -467,7 +471,7 @@ def test_qualification_and_disposition_are_announced(
     assert by_type["lead.sales_ready"]["actor"] == by_qualification
     assert qualification["status"] == "published"
 
-    now = admin.get(f"/api/leads/{hot['id']}").json()
+    now = ready_to_qualify(admin, hot["id"])
     won = admin.post(
         f"/api/leads/{hot['id']}/qualify",
         json={"estimated_value": 5000, "currency": "EUR"},

@@ -124,6 +124,17 @@ BEYOND_SCHEMA = re.compile(
             r"^at most \d+ tests",  # criteria, counted across their groups
             r"^a model holds at most",  # conditions, counted across a model
             r"^the lists of values of a model's conditions hold at most",
+            # one query parameter against another (GET /api/leads)
+            r"^needs model",
+            r"^must not be below score_min",
+            r"^must be later than (created|updated)_after",
+            # activities: an appointment's end against its start; a call outcome against the
+            # stored activity's kind; the owner of a lead handed off
+            r"^an appointment ends after it starts",
+            r"^only a phone call has an outcome",
+            r"^'.*' owns the lead already",
+            r"^'.*' is not a seller of your team",
+            r"^the seller '.*' is not active",
         ]
     )
 )

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, insert, update
 from sqlmodel import select
@@ -22,10 +22,18 @@ from api.settings import Settings
 from bpf import ActorKind
 from bpf.actors import Actor
 from leads.models import Account, Contact, Interaction, Lead, StageChange
-from leads.types import epoch, utcnow
+from leads.types import utcnow
 from scoring.definition import BehaviourRule, Count, ScoringDefinition
 from scoring.tables import AccountScore, EvaluationRun, LeadScore, ModelStatus, ScoringModel
-from tests.scoring.test_sql_agrees_with_python import definitions, worlds
+from tests.scoring.test_sql_agrees_with_python import (
+    ACCOUNT_BASED,
+    OPENS,
+    definitions,
+    interaction_row,
+    parents,
+    store_people,
+    worlds,
+)
 
 USER = Actor(ActorKind.USER, "tester")
 
@@ -92,6 +100,7 @@ def _monotone(model: ScoringDefinition) -> bool:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(definition=definitions(), world=worlds(), switches=st.tuples(st.booleans(), st.booleans()))
+@example(definition=OPENS, world=ACCOUNT_BASED, switches=(True, True))
 def test_incremental_and_full_agree(
     scoring: Service, definition: dict[str, Any], world: dict[str, Any], switches: tuple[bool, bool]
 ) -> None:
@@ -109,26 +118,22 @@ def test_incremental_and_full_agree(
                 automated_marketing_qualification=switches[1],
             )
         )
-        account = Account(name="Acme", **world["account"])
-        session.add(account)
-        session.flush()
-        contact = Contact(account_id=account.id, **world["contact"])
-        session.add(contact)
-        session.flush()
-        leads = [
-            add_lead(
+        accounts, contacts = store_people(session, world)
+        leads: dict[int, int | None] = {}
+        for spec in world["leads"]:
+            added = add_lead(
                 session,
                 scoring.catalog,
                 LeadCreate(
                     topic=spec["topic"],
                     sales_ready=spec["sales_ready"],
                     attributes=spec["attributes"],
-                    parent_contact_id=contact.id if spec["has_contact"] else None,
+                    **parents(spec, accounts, contacts),
                 ),
                 USER,
-            ).id
-            for spec in world["leads"]
-        ]
+            )
+            assert added.id is not None
+            leads[added.id] = added.parent_contact_id
     initial = _state(scoring)[1]
     with scoring.db.write() as session:
         session.add(
@@ -140,19 +145,7 @@ def test_incremental_and_full_agree(
     # Incremental: the model goes live (scoring everyone), then each interaction arrives.
     _evaluate(scoring, at)
     for spec in world["interactions"]:
-        lead_id = (
-            leads[spec["lead"]] if spec["lead"] is not None and spec["lead"] < len(leads) else None
-        )
-        occurred = at - dt.timedelta(seconds=abs(spec["age"]))
-        row = {
-            "kind": spec["kind"],
-            "target": spec["target"],
-            "properties": {"campaign": spec["campaign"]} if spec["campaign"] else {},
-            "occurred_at": occurred,
-            "occurred_epoch": epoch(occurred),
-            "contact_id": contact.id,
-            "lead_id": lead_id,
-        }
+        row = interaction_row({**spec, "age": abs(spec["age"])}, contacts, leads, at)
         with scoring.db.write() as session:
             session.execute(insert(Interaction), [row])
             scoring_service.rescore_interactions(session, scoring.catalog, [row], now=at)

@@ -11,7 +11,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from api.http.auth import EVERYONE, roles
 from api.http.conditional import etag, expected
-from api.http.controllers.params import Cursor, IfMatch, Limit, QueryId, RecordId
+from api.http.controllers.params import Cursor, IfMatch, Limit, QueryId, RecordId, TextQuery
 from api.http.state import services
 from api.services import contacts as service
 from api.services import privacy, records
@@ -92,14 +92,17 @@ class ContactController(Controller):
         request: Request[Principal, Any, State],
         email: Annotated[str | None, QueryParameter(max_length=320, format="email")] = None,
         account_id: QueryId = None,
+        q: TextQuery = None,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> ContactPage:
+        """Find contacts, in id order: by email, by account, by text over email, name and
+        company."""
         db = services(request).db
         # Query parameters skip the body's validators: normalise as a stored email is.
         normalised = _normalised_email(email) if email is not None else None
         rows, next_cursor = service.list_contacts(
-            db, email=normalised, account_id=account_id, limit=limit, cursor=cursor
+            db, email=normalised, account_id=account_id, q=q, limit=limit, cursor=cursor
         )
         return ContactPage(items=[ContactRead.of(c) for c in rows], next_cursor=next_cursor)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, patch, post
@@ -11,22 +12,35 @@ from litestar.params import JSONBody, QueryParameter
 import bpf
 from api.http.auth import EVERYONE, roles
 from api.http.conditional import etag, expected
-from api.http.controllers.params import Cursor, IfMatch, Limit, RecordId
+from api.http.controllers.params import (
+    NO_NUL,
+    Cursor,
+    IfMatch,
+    Limit,
+    QueryId,
+    RecordId,
+    TextQuery,
+    Time,
+    instant,
+)
 from api.http.state import services
-from api.services import access
+from api.services import access, search
 from api.services import leads as service
+from api.services import opportunities as opportunity_service
 from api.services.keys import Principal, Role
-from api.services.leads import LeadFilter
 from api.services.schemas.audit import AuditEntryRead, AuditPage
 from api.services.schemas.leads import (
     HistoryPage,
     LeadCreate,
+    LeadOutcome,
     LeadPage,
     LeadRead,
     LeadUpdate,
     MoveRequest,
     StageChangeRead,
 )
+from api.services.search import LeadFilter, LeadSort, Scored, Span
+from api.storage.db import Database
 from bpf.actors import Actor
 from leads.errors import InvalidInput
 from leads.models import Lead, LeadRow, LeadStatus
@@ -36,12 +50,31 @@ OWNER_BY_HAND = (
     "rules (/api/assignment-rules) and the unassigned queue"
 )
 EDITORS = roles(Role.MARKETER, Role.TELEPROSPECTOR, Role.SALESPERSON, Role.SERVICE)
+Score = Annotated[float | None, QueryParameter(ge=-1e12, le=1e12, description="Needs model.")]
+SortBy = Annotated[
+    LeadSort,
+    QueryParameter(
+        description="id (the default); score or -score (needs model; only leads it scored); "
+        "created or -created; last_activity or -last_activity (the lead's or its contact's "
+        "latest interaction). A leading - is newest or highest first."
+    ),
+]
+
+
+def _reads(db: Database, catalog: bpf.Catalog, leads: Sequence[Lead | LeadRow]) -> list[LeadRead]:
+    """The leads as the API shows them, with the opportunity each became (one query)."""
+    reads = [LeadRead.of(x, catalog.processes[x.process].missing_steps(x)) for x in leads]
+    found = opportunity_service.outcomes(db, [read.id for read in reads])
+    for read in reads:
+        if read.id in found:
+            read.opportunity = LeadOutcome.of(found[read.id])
+    return reads
 
 
 def _answer(
-    catalog: bpf.Catalog, lead: Lead | LeadRow, status_code: int = 200
+    db: Database, catalog: bpf.Catalog, lead: Lead | LeadRow, status_code: int = 200
 ) -> Response[LeadRead]:
-    read = LeadRead.of(lead, catalog.processes[lead.process].missing_steps(lead))
+    [read] = _reads(db, catalog, [lead])
     return Response(read, status_code=status_code, headers={"ETag": etag(read.version)})
 
 
@@ -58,26 +91,55 @@ class LeadController(Controller):
         """Create a lead in the first stage of its process (the default process if none given)."""
         db, catalog = services(request).db, services(request).catalog
         lead = service.create_lead(db, catalog, data, Actor.user(request.user))
-        return _answer(catalog, lead, 201)
+        return _answer(db, catalog, lead, 201)
 
     @get("/", opt=roles(*EVERYONE), sync_to_thread=True, operation_id="ListLeads")
     def list(
         self,
         request: Request[Principal, Any, State],
-        process: Annotated[str | None, QueryParameter(max_length=64)] = None,
-        stage: Annotated[str | None, QueryParameter(max_length=64)] = None,
+        process: Annotated[str | None, QueryParameter(max_length=64, pattern=NO_NUL)] = None,
+        stage: Annotated[str | None, QueryParameter(max_length=64, pattern=NO_NUL)] = None,
         status: Annotated[LeadStatus | None, QueryParameter()] = None,
-        owner: Annotated[str | None, QueryParameter(max_length=200)] = None,
+        owner: Annotated[str | None, QueryParameter(max_length=200, pattern=NO_NUL)] = None,
         sales_ready: Annotated[bool | None, QueryParameter()] = None,
+        q: TextQuery = None,
+        model: QueryId = None,
+        score_min: Score = None,
+        score_max: Score = None,
+        grade: Annotated[str | None, QueryParameter(max_length=40, pattern=NO_NUL)] = None,
+        created_after: Time = None,
+        created_before: Time = None,
+        updated_after: Time = None,
+        updated_before: Time = None,
+        sort: SortBy = LeadSort.ID,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> LeadPage:
-        """List leads in id order, filtered, a page at a time."""
+        """Find leads: by text over email, topic and the contact's name and company; by a
+        model's score and grade; by created and updated time. In id order unless sorted."""
         db, catalog = services(request).db, services(request).catalog
-        where = LeadFilter(process, stage, status, owner, sales_ready)
+        where = LeadFilter(
+            process=process,
+            stage=stage,
+            status=status,
+            owner=owner,
+            sales_ready=sales_ready,
+            q=q,
+            scored=Scored(model, score_min, score_max, grade),
+            created=Span(
+                "created",
+                instant("created_after", created_after),
+                instant("created_before", created_before),
+            ),
+            updated=Span(
+                "updated",
+                instant("updated_after", updated_after),
+                instant("updated_before", updated_before),
+            ),
+        )
         scope = access.scope(request.user, catalog)
-        leads, next_cursor = service.list_leads(db, scope, where, limit, cursor)
-        items = [LeadRead.of(x, catalog.processes[x.process].missing_steps(x)) for x in leads]
+        leads, next_cursor = search.list_leads(db, scope, where, sort, limit, cursor)
+        items = _reads(db, catalog, leads)
         return LeadPage(items=items, next_cursor=next_cursor)
 
     @get("/{lead_id:int}", opt=roles(*EVERYONE), sync_to_thread=True, operation_id="GetLead")
@@ -87,7 +149,8 @@ class LeadController(Controller):
         lead_id: RecordId,
     ) -> Response[LeadRead]:
         db, catalog = services(request).db, services(request).catalog
-        return _answer(catalog, service.get_lead(db, access.scope(request.user, catalog), lead_id))
+        lead = service.get_lead(db, access.scope(request.user, catalog), lead_id)
+        return _answer(db, catalog, lead)
 
     @patch("/{lead_id:int}", opt=EDITORS, sync_to_thread=True, operation_id="UpdateLead")
     def update(
@@ -105,7 +168,7 @@ class LeadController(Controller):
         scope = access.scope(request.user, catalog)
         actor = Actor.user(request.user)
         lead = service.update_lead(db, catalog, scope, lead_id, expected(if_match), data, actor)
-        return _answer(catalog, lead)
+        return _answer(db, catalog, lead)
 
     @post(
         "/{lead_id:int}/stage",
@@ -128,7 +191,7 @@ class LeadController(Controller):
         scope = access.scope(request.user, catalog)
         actor = Actor.user(request.user)
         lead = service.move_lead(db, catalog, scope, lead_id, expected(if_match), data, actor)
-        return _answer(catalog, lead)
+        return _answer(db, catalog, lead)
 
     @get(
         "/{lead_id:int}/history",

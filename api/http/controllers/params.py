@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
 from litestar.params import HeaderParameter, PathParameter, QueryParameter
+from pydantic import TypeAdapter, ValidationError
 
+from api.services.schemas.common import Instant
 from api.storage.paging import MAX_PAGE
+from api.storage.search import TEXT_PATTERN
+from leads.errors import InvalidInput
 
 # The largest id every JSON client reads exactly (and the OpenAPI document, which Litestar
 # writes through a float, states exactly); ids are far from it.
@@ -30,3 +35,26 @@ Cursor = Annotated[
 RecordId = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
 """A record's id in a path: out of range is refused, as a record that cannot exist."""
 QueryId = Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)]
+# PostgreSQL's text holds no NUL: a query string that does is refused, not a server error.
+NO_NUL = r"^[^\x00]*$"
+TextQuery = Annotated[
+    str | None,
+    QueryParameter(
+        max_length=200,
+        pattern=TEXT_PATTERN,
+        description="Text to find, case-insensitive: `ana` finds fields containing it (3 "
+        "characters at least), `ana*` fields starting with it (2 at least).",
+    ),
+]
+Time = Annotated[str | None, QueryParameter(format="date-time", max_length=64)]
+"""A time in a query (RFC 3339, with a time zone); read it with `instant`."""
+
+_INSTANT: TypeAdapter[dt.datetime] = TypeAdapter(Instant)
+
+
+def instant(name: str, value: str | None) -> dt.datetime | None:
+    """Query parameters skip the body's validators: read the time as a body's is read."""
+    try:
+        return None if value is None else _INSTANT.validate_python(value)
+    except ValidationError as exc:
+        raise InvalidInput.field(name, exc.errors()[0]["msg"]) from None

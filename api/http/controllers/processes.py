@@ -7,7 +7,7 @@ from typing import Any
 from litestar import Controller, MediaType, Request, get, post
 from litestar.datastructures import State
 from litestar.params import FromPath
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 import bpf
 from api.http.auth import EVERYONE, roles
@@ -23,6 +23,12 @@ class ProcessRead(BaseModel):
     name: str
     label: str
     default: bool
+    disqualify_reasons: list[str] = Field(
+        description="The reasons POST /api/leads/{id}/disqualify takes for a lead of it."
+    )
+    qualify_from: list[str] = Field(
+        description="The stages a lead may be qualified from, once their required steps are filled."
+    )
     definition: ProcessDef
 
 
@@ -37,6 +43,8 @@ def _read(catalog: bpf.Catalog, process: bpf.Process) -> ProcessRead:
         name=process.name,
         label=process.title,
         default=process is catalog.default,
+        disqualify_reasons=list(process.disqualify_reasons),
+        qualify_from=list(process.qualify_from),
         definition=process.definition,
     )
 

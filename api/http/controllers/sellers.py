@@ -3,6 +3,7 @@ lead."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, patch, post
@@ -25,8 +26,11 @@ from api.services.schemas.leads import LeadRead
 from api.services.schemas.sellers import (
     AssignmentPage,
     AssignmentRead,
+    NextActivity,
+    QueueContact,
     QueueItem,
     QueuePage,
+    QueueScore,
     RoutedLead,
     RouteResult,
     RuleCreate,
@@ -40,8 +44,8 @@ from api.services.schemas.sellers import (
     WaitingPage,
 )
 from bpf.actors import Actor
-from leads.models import LeadRow
 from leads.sellers import AssignmentRule, Seller
+from leads.types import utcnow
 
 ADMINS = roles()
 READERS = roles(*EVERYONE)
@@ -173,19 +177,35 @@ def _mine(principal: Principal, mine: bool) -> str | None:
     return principal.seller
 
 
+def _queue_item(catalog: bpf.Catalog, queued: queue_service.Queued, now: dt.datetime) -> QueueItem:
+    lead, contact, due = queued.lead, queued.contact, queued.next_activity
+    entered: dt.datetime = lead.values["stage_entered_at"]
+    names = [contact[n] for n in ("first_name", "last_name") if contact and contact[n]]
+    return QueueItem(
+        lead=LeadRead.of(lead, catalog.processes[lead.process].missing_steps(lead)),
+        score=queued.score,
+        qualified_at=entered,
+        seconds_in_stage=max(0.0, (now - entered).total_seconds()),
+        contact=QueueContact(
+            id=contact["id"] if contact else None,
+            name=" ".join(names) or None,
+            company=contact["company"] if contact else None,
+            email=(contact["email"] if contact else None) or lead.values["email"],
+            phone=contact["phone"] if contact else None,
+        ),
+        scores=[QueueScore(**vars(score)) for score in queued.scores],
+        next_activity=NextActivity(**{n: due[n] for n in NextActivity.model_fields})
+        if due
+        else None,
+    )
+
+
 def _queue_page(
-    catalog: bpf.Catalog, found: list[tuple[LeadRow, float | None]], next_cursor: str | None
+    catalog: bpf.Catalog, found: list[queue_service.Queued], next_cursor: str | None
 ) -> QueuePage:
+    now = utcnow()
     return QueuePage(
-        items=[
-            QueueItem(
-                lead=LeadRead.of(lead, catalog.processes[lead.process].missing_steps(lead)),
-                score=score,
-                qualified_at=lead.values["stage_entered_at"],
-            )
-            for lead, score in found
-        ],
-        next_cursor=next_cursor,
+        items=[_queue_item(catalog, queued, now) for queued in found], next_cursor=next_cursor
     )
 
 

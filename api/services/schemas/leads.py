@@ -21,6 +21,7 @@ from api.services.schemas.common import (
     read_only,
 )
 from leads.models import ContextKind, Lead, LeadRow, LeadStatus, StageChange
+from leads.opportunities import Opportunity, OpportunityStatus
 
 
 class MarketingContext(Input):
@@ -76,6 +77,10 @@ class LeadUpdate(Input):
     id: SET_BY_SERVICE = None
     version: VERSION = None
     missing_steps: SET_BY_SERVICE = None
+    opportunity: read_only(
+        "set by POST /api/leads/{id}/qualify; the opportunity changes through "
+        "/api/opportunities/{id}"
+    ) = None
     created_at: SET_BY_SERVICE = None
     updated_at: SET_BY_SERVICE = None
 
@@ -104,6 +109,18 @@ class MoveRequest(Input):
     reason: Reason | None = None
 
 
+class LeadOutcome(BaseModel):
+    """The lead's outcome: its opportunity, open, won or lost."""
+
+    id: int
+    status: OpportunityStatus
+
+    @classmethod
+    def of(cls, opportunity: Opportunity) -> LeadOutcome:
+        assert opportunity.id is not None
+        return cls(id=opportunity.id, status=OpportunityStatus(opportunity.status))
+
+
 class LeadRead(BaseModel):
     id: int
     topic: str
@@ -125,6 +142,9 @@ class LeadRead(BaseModel):
     version: int
     created_at: dt.datetime
     updated_at: dt.datetime
+    opportunity: LeadOutcome | None = Field(
+        default=None, description="The opportunity the lead was qualified into, if any."
+    )
 
     @classmethod
     def of(cls, lead: Lead | LeadRow, missing_steps: list[str]) -> LeadRead:

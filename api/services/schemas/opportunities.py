@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import (
     BaseModel,
@@ -16,9 +16,23 @@ from pydantic import (
 )
 
 from api.services.schemas.activities import ActivityRead
-from api.services.schemas.common import Day, Input, Reason, Text200
+from api.services.schemas.common import (
+    SET_BY_SERVICE,
+    VERSION,
+    Day,
+    Input,
+    Reason,
+    Text200,
+    kept,
+    read_only,
+)
 from api.services.schemas.leads import LeadRead
-from leads.opportunities import Disposition, Opportunity, OpportunityStatus
+from leads.opportunities import (
+    Disposition,
+    Opportunity,
+    OpportunityStatus,
+    OpportunityStatusChange,
+)
 
 Currency = Annotated[
     str,
@@ -70,13 +84,69 @@ class QualifyRequest(Input):
     note: Reason | None = None
 
 
+ReasonName = Annotated[str, StringConstraints(min_length=1, max_length=40)]
+
+
 class DisqualifyRequest(Input):
-    reason: Literal["lost", "cannot_contact", "no_longer_interested", "canceled"]
+    reason: ReasonName = Field(
+        description="One of the disqualify reasons of the lead's process (`disqualify_reasons` "
+        "in GET /api/processes); by default lost, cannot_contact, no_longer_interested, canceled."
+    )
     note: Reason | None = None
 
 
 class ReopenRequest(Input):
     note: Reason | None = None
+
+
+CLOSING = "changes through POST /api/opportunities/{id}/win, /lose or /reopen"
+
+
+class OpportunityUpdate(Input):
+    """Fields to change while the opportunity is open; absent fields stay as they are."""
+
+    name: kept(Text200) = None
+    estimated_value: kept(Money) = None
+    currency: kept(Currency) = None
+    estimated_close_date: Day | None = Field(default=None, description="null clears it.")
+    # Changed elsewhere, never by this request: naming one is refused and nothing is applied.
+    status: read_only(CLOSING) = None
+    actual_value: read_only(CLOSING) = None
+    closed_on: read_only(CLOSING) = None
+    lost_reason: read_only(CLOSING) = None
+    owner: SET_BY_SERVICE = None
+    lead_id: SET_BY_SERVICE = None
+    contact_id: SET_BY_SERVICE = None
+    account_id: SET_BY_SERVICE = None
+    id: SET_BY_SERVICE = None
+    version: VERSION = None
+    created_at: SET_BY_SERVICE = None
+    updated_at: SET_BY_SERVICE = None
+
+
+class WinRequest(Input):
+    """The opportunity is won, for this amount in its currency."""
+
+    actual_value: Money
+    closed_on: Day | None = Field(
+        default=None, description="The day it was won: today if absent, never in the future."
+    )
+    note: Reason | None = None
+
+
+class LoseRequest(Input):
+    reason: ReasonName = Field(
+        description="One of `opportunities.lost_reasons` of stages.yaml; by default out_sold, "
+        "no_budget, no_decision, timing, canceled."
+    )
+    closed_on: Day | None = Field(
+        default=None, description="The day it was lost: today if absent, never in the future."
+    )
+    note: Reason | None = None
+
+
+class OpportunityReopenRequest(Input):
+    note: Reason = Field(description="Why the outcome no longer holds.")
 
 
 class OpportunityRead(BaseModel):
@@ -89,6 +159,9 @@ class OpportunityRead(BaseModel):
     currency: str
     estimated_close_date: dt.date | None
     status: OpportunityStatus
+    actual_value: float | None = Field(description="What it was won for.")
+    closed_on: dt.date | None = Field(description="The day it was won or lost.")
+    lost_reason: str | None
     owner: str | None
     version: int
     created_at: dt.datetime
@@ -107,6 +180,9 @@ class OpportunityRead(BaseModel):
             currency=opportunity.currency,
             estimated_close_date=opportunity.estimated_close_date,
             status=OpportunityStatus(opportunity.status),
+            actual_value=units(opportunity.actual_value_cents),
+            closed_on=opportunity.closed_on,
+            lost_reason=opportunity.lost_reason,
             owner=opportunity.owner,
             version=opportunity.version,
             created_at=opportunity.created_at,
@@ -114,8 +190,53 @@ class OpportunityRead(BaseModel):
         )
 
 
+def units(cents: int | None) -> float | None:
+    """An amount stored in cents, in the currency's units."""
+    return None if cents is None else cents / 100
+
+
 class OpportunityPage(BaseModel):
     items: list[OpportunityRead]
+    next_cursor: str | None
+
+
+class OpportunityStatusChangeRead(BaseModel):
+    """Who won, lost or reopened the opportunity, when, why, and with what values."""
+
+    id: int
+    opportunity_id: int
+    from_status: OpportunityStatus
+    status: OpportunityStatus
+    reason: str | None = Field(description="The lost reason.")
+    note: str | None
+    actual_value: float | None
+    currency: str
+    closed_on: dt.date | None
+    actor: str
+    actor_name: str | None
+    at: dt.datetime
+
+    @classmethod
+    def of(cls, change: OpportunityStatusChange) -> OpportunityStatusChangeRead:
+        assert change.id is not None
+        return cls(
+            id=change.id,
+            opportunity_id=change.opportunity_id,
+            from_status=OpportunityStatus(change.from_status),
+            status=OpportunityStatus(change.status),
+            reason=change.reason,
+            note=change.note,
+            actual_value=units(change.actual_value_cents),
+            currency=change.currency,
+            closed_on=change.closed_on,
+            actor=change.actor,
+            actor_name=change.actor_name,
+            at=change.at,
+        )
+
+
+class OpportunityHistoryPage(BaseModel):
+    items: list[OpportunityStatusChangeRead]
     next_cursor: str | None
 
 

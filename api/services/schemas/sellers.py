@@ -178,7 +178,9 @@ class AssignmentRead(BaseModel):
     previous_owner: str | None
     rule_id: int | None
     rule_name: str | None
-    strategy: str = Field(description="round_robin, least_loaded, or manual.")
+    strategy: str = Field(
+        description="round_robin, least_loaded, manual (set by an admin), take or hand_off."
+    )
     reason: str
     actor: str
     actor_name: str | None
@@ -194,10 +196,41 @@ class AssignmentPage(BaseModel):
     next_cursor: str | None
 
 
+class QueueContact(BaseModel):
+    """Who to reach: the lead's parent contact; the lead's own email when it has none."""
+
+    id: int | None = Field(description="The parent contact; null when the lead has none.")
+    name: str | None
+    company: str | None
+    email: str | None
+    phone: str | None
+
+
+class QueueScore(BaseModel):
+    model_id: int
+    model: str
+    score: float
+    grade: str | None
+
+
+class NextActivity(BaseModel):
+    id: int
+    kind: str
+    subject: str
+    owner: str | None
+    due_at: dt.datetime
+
+
 class QueueItem(BaseModel):
     lead: LeadRead
     score: float | None = Field(description="The sort's score: the highest of live models'.")
     qualified_at: dt.datetime = Field(description="When the lead entered its stage.")
+    seconds_in_stage: float = Field(description="How long the lead has been in its stage.")
+    contact: QueueContact
+    scores: list[QueueScore] = Field(description="The lead's score by each live model.")
+    next_activity: NextActivity | None = Field(
+        description="The open activity due first; null when there is none."
+    )
 
 
 class QueuePage(BaseModel):

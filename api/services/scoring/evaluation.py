@@ -269,18 +269,18 @@ def rescore_for(
     account_ids: Iterable[int] = (),
     now: dt.datetime | None = None,
 ) -> None:
-    """Re-score what a change touches: the leads, the leads and accounts of the contacts, the
-    accounts and their leads (a lead reads its account's fields)."""
+    """Re-score what a change touches: the leads; the contacts' leads, their accounts and
+    those accounts' account-based leads (which read the contacts' behaviour); the accounts
+    and all their leads (a lead reads its account's fields)."""
+    session.flush()
     leads = set(lead_ids)
     accounts = set(account_ids)
     contacts = set(contact_ids)
     if contacts:
         leads |= set(session.exec(select(Lead.id).where(col(Lead.parent_contact_id).in_(contacts))))
-        accounts |= {
-            a
-            for a in session.exec(select(Contact.account_id).where(col(Contact.id).in_(contacts)))
-            if a is not None
-        }
+        theirs = _accounts_of(session.connection(), contacts)
+        leads |= _account_based(session.connection(), theirs)
+        accounts |= theirs
     if account_ids:
         members = select(Contact.id).where(col(Contact.account_id).in_(account_ids))
         leads |= set(
@@ -302,8 +302,9 @@ def rescore_interactions(
     rows: Iterable[dict[str, Any]],
     now: dt.datetime | None = None,
 ) -> None:
-    """After interactions were stored: their leads, or every lead of a contact when no lead
-    was named, and the accounts of their contacts."""
+    """After interactions were stored: their leads, or, when no lead was named, every lead
+    of the contact and the account-based leads of its account; and the accounts of their
+    contacts."""
     connection = session.connection()
     if not live_models(connection):
         return
@@ -321,17 +322,37 @@ def rescore_interactions(
                 )
             ).scalars()
         )
-    accounts: set[int] = set()
-    if contacts:
-        contact = Contact.__table__  # type: ignore[attr-defined]
-        accounts = {
-            a
-            for a in connection.execute(
-                select_rows(contact.c.account_id).where(in_values(contact.c.id, contacts, dialect))
-            ).scalars()
-            if a is not None
-        }
+        leads |= _account_based(connection, _accounts_of(connection, contact_only))
+    accounts = _accounts_of(connection, contacts)
     rescore(session, catalog, lead_ids=leads, account_ids=accounts, now=now)
+
+
+def _accounts_of(connection: Connection, contacts: Collection[int]) -> set[int]:
+    if not contacts:
+        return set()
+    contact = Contact.__table__  # type: ignore[attr-defined]
+    found = connection.execute(
+        select_rows(contact.c.account_id).where(
+            in_values(contact.c.id, contacts, connection.dialect.name)
+        )
+    ).scalars()
+    return {a for a in found if a is not None}
+
+
+def _account_based(connection: Connection, accounts: Collection[int]) -> set[int]:
+    """The leads of these accounts that name no contact: they read the behaviour of every
+    contact of their account."""
+    if not accounts:
+        return set()
+    lead = Lead.__table__  # type: ignore[attr-defined]
+    return set(
+        connection.execute(
+            select_rows(lead.c.id).where(
+                lead.c.parent_contact_id.is_(None),
+                in_values(lead.c.parent_account_id, accounts, connection.dialect.name),
+            )
+        ).scalars()
+    )
 
 
 # -- full evaluation ------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from leads.models import Account, Contact, Interaction, Lead
 from leads.types import epoch, utcnow
 from scoring.definition import BehaviourRule, ScoringDefinition
 from scoring.explain import Evaluation, Occurrence, evaluate
+from scoring.sql import behaving
 from scoring.tables import AccountScore, LeadScore, ModelStatus, ScoringModel
 
 # An explanation lists at most this many interactions per rule, the newest first; the count
@@ -39,7 +40,7 @@ def lead_scores(db: Database, lead_id: int) -> list[ModelScoreRead]:
             col(Interaction.lead_id) == lead_id,
             and_(
                 col(Interaction.lead_id).is_(None),
-                col(Interaction.contact_id) == lead.parent_contact_id,
+                col(Interaction.contact_id).in_(behaving([lead_id])),
             ),
         )
         occurrences = _occurrences(session, models, credited)
