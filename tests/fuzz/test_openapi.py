@@ -113,6 +113,7 @@ BEYOND_SCHEMA = re.compile(
             r"^is in the future",  # an interaction's time, against the clock
             # stages.yaml, which an admin may reload
             r"^'.*' is not a (process|stage of process|trigger of process)",
+            r"^'.*' is not a (lost reason|disqualify reason of process)",
             # the caller: the mass-assignment rule answers 422
             r"^only an admin sets a lead's owner",
             # one part of a body against another
