@@ -18,7 +18,7 @@ import bpf
 from api import VERSION
 from api.http import openapi, options, query_params
 from api.http.auth import KeyAuthentication, KeyCache
-from api.http.bodies import StrictBodies
+from api.http.bodies import JSONRequest, StrictBodies
 from api.http.controllers.activities import ActivityController, lead_activities, log_call
 from api.http.controllers.capture import (
     EventController,
@@ -83,7 +83,12 @@ def open_service(settings: Settings, *, migrate_embedded: bool = True) -> Servic
     Raise bpf.StagesFileError or bpf.StagesInUse when stages.yaml cannot be used, and
     NotMigrated when a shared database is behind (run `leadflow db upgrade`).
     """
-    db = Database(settings.database_url, wait_seconds=settings.database_wait_seconds)
+    db = Database(
+        settings.database_url,
+        wait_seconds=settings.database_wait_seconds,
+        connect_seconds=settings.database_connect_seconds,
+        statement_seconds=settings.database_statement_seconds,
+    )
     try:
         if db.is_sqlite and migrate_embedded:
             migrate.upgrade(db.write_engine)
@@ -105,6 +110,7 @@ def open_service(settings: Settings, *, migrate_embedded: bool = True) -> Servic
 
 def _before_request(request: Request[Any, Any, Any]) -> Response[None] | None:
     query_params.refuse_unknown(request)
+    query_params.refuse_nul(request)
     return options.allow(request)
 
 
@@ -124,6 +130,7 @@ def create_app(service: Service) -> Litestar:
         request_max_body_size=service.settings.max_body_bytes,
         openapi_config=_openapi_config(),
         plugins=[StrictBodies()],
+        request_class=JSONRequest,
         logging_config=None,
         debug=False,
     )

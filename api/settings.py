@@ -12,6 +12,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 import bpf
+from api.services.webhook_targets import Targets
 from bpf.durations import parse_duration
 from leads.models import INTERACTION_KINDS
 
@@ -59,6 +60,11 @@ def _rate_limit_storage(value: str) -> str:
         )
     if scheme != "memory" and importlib.util.find_spec("redis") is None:
         raise ValueError(f"'{value}' needs the redis package: pip install 'leadflow[redis]'")
+    return value
+
+
+def _webhook_targets(value: str) -> str:
+    Targets.parse(value)
     return value
 
 
@@ -151,12 +157,33 @@ class Settings(BaseSettings):
     webhook_concurrency: int = Field(
         default=8, ge=1, le=64, description="Deliveries sent at once by one sender."
     )
+    webhook_allowed_targets: Annotated[str, AfterValidator(_webhook_targets)] = Field(
+        default="",
+        description="Webhook targets allowed besides public addresses, for receivers inside "
+        "the network: comma-separated host names and addresses or networks (10.0.0.0/8, "
+        "fd00::/8). Any other URL whose host is or resolves to a loopback, link-local, "
+        "private, unspecified, multicast or reserved address is refused.",
+    )
 
     database_wait_seconds: Seconds = Field(
         default=30,
         gt=0,
         description="How long a request waits for the database (a connection, SQLite's write "
         "lock) before it gets 503 with Retry-After.",
+    )
+    database_connect_seconds: Seconds = Field(
+        default=5,
+        ge=2,
+        description="PostgreSQL: how long opening a connection may take (libpq's "
+        "connect_timeout; 2 is its least).",
+    )
+    database_statement_seconds: Seconds = Field(
+        default=30,
+        ge=0,
+        description="PostgreSQL: how long a statement of a request or a job may run "
+        "(statement_timeout) and how long the service waits for any answer from the database "
+        "before it gives the connection up, so that a silent network gives 503 rather than a "
+        "hang; 0 for no bound. A full evaluation's set-based statements are not bounded.",
     )
     scheduler: bool = Field(
         default=True,

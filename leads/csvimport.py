@@ -29,6 +29,7 @@ from leads.models import (
     Interaction,
     Lead,
 )
+from leads.text import HAS_NUL, NUL
 
 
 class Kind(StrEnum):
@@ -362,6 +363,8 @@ def parse_mapping(text: str, source: str) -> ColumnMapping:
             value = json.loads(text)
         except json.JSONDecodeError as exc:
             raise MappingError([f"{source}:{exc.lineno}: not JSON: {exc.msg}"]) from None
+        except RecursionError:
+            raise MappingError([f"{source}: the JSON nests too deeply"]) from None
         return mapping_from_object(value, source)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -370,6 +373,8 @@ def parse_mapping(text: str, source: str) -> ColumnMapping:
         where = f"{source}:{mark.line + 1}" if mark is not None else source
         problem = getattr(exc, "problem", None) or str(exc)
         raise MappingError([f"{where}: YAML syntax: {problem}"]) from None
+    except RecursionError:
+        raise MappingError([f"{source}: the YAML nests too deeply"]) from None
     if node is None:
         return ColumnMapping({}, source)
     if not isinstance(node, yaml.MappingNode):
@@ -663,6 +668,8 @@ class Reader:
         line, cells = first
         if any(UNDECODABLE in cell for cell in cells):
             raise CsvError([RowError(line, None, NOT_UTF8)])
+        if any(NUL in cell for cell in cells):
+            raise CsvError([RowError(line, None, f"the header {HAS_NUL}")])
         return tuple(cell.strip() for cell in cells)
 
     def __iter__(self) -> Iterator[Record]:
@@ -707,6 +714,9 @@ def row_converter(plan: Plan) -> Callable[[int, list[str]], Row | list[RowError]
                 continue
             if UNDECODABLE in text:
                 errors.append(RowError(line, name, NOT_UTF8))
+                continue
+            if NUL in text:
+                errors.append(RowError(line, name, HAS_NUL))
                 continue
             if convert is None:
                 if len(text) > limit:

@@ -8,6 +8,7 @@ or a program needs to act on; the kind of error (the class) says how serious it 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 FieldErrors = list[dict[str, str]]  # [{"field": ..., "reason": ...}]
@@ -63,6 +64,14 @@ class InvalidInput(DomainError):
     @classmethod
     def field(cls, field: str, reason: str) -> InvalidInput:
         return cls([{"field": field, "reason": reason}])
+
+    @classmethod
+    def check_one_of(cls, field: str, value: str, allowed: Sequence[str], what: str) -> None:
+        """Raise, naming the field and listing the allowed values, unless `value` is one of
+        `allowed`; `what` names them ("a lost reason")."""
+        if value not in allowed:
+            reason = f"'{value}' is not {what}; one of: {', '.join(allowed)}"
+            raise cls([{"field": field, "reason": reason}], allowed=list(allowed))
 
 
 class Taken(DomainError):

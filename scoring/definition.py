@@ -7,10 +7,18 @@ that record if it has one by that name, else one of its custom attributes.
 from __future__ import annotations
 
 import itertools
+import math
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+    model_validator,
+)
 
 MAX_RULES = 40
 MAX_DEPTH = 5
@@ -19,13 +27,25 @@ MAX_DEPTH = 5
 MAX_CONDITIONS = 100
 MAX_VALUES = 200
 MAX_GRADES = 20
+# The numbers a model, a qualification or an assignment rule compares with: within them a
+# float holds every integer exactly (and an integer past them stays past them as a float), and
+# SQL compares them as floats on both databases. Stored definitions are read as they are
+# (api.services checks new ones), so the evaluator converts with `as_float`.
+LARGEST = 2**53 - 1
+SHORTEST_HALF_LIFE_DAYS = 0.001
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 FieldPath = Annotated[
     str,
     StringConstraints(pattern=r"^(lead|contact|account)\.[A-Za-z_][A-Za-z0-9_]*$", max_length=100),
 ]
-Scalar = Annotated[str, StringConstraints(max_length=1000)] | int | float | bool
+_BOUNDS = {"minimum": -LARGEST, "maximum": LARGEST}
+Scalar = (
+    Annotated[str, StringConstraints(max_length=1000)]
+    | Annotated[int, WithJsonSchema({"type": "integer", **_BOUNDS})]
+    | Annotated[float, WithJsonSchema({"type": "number", **_BOUNDS})]
+    | bool
+)
 Points = Annotated[float, Field(ge=-10_000, le=10_000, allow_inf_nan=False)]
 
 
@@ -62,7 +82,7 @@ def _ops(ops: tuple[Op, ...], value: dict[str, Any] | None) -> dict[str, Any]:
     return branch
 
 
-_NUMBER = {"type": "number"}
+_NUMBER = {"type": "number", **_BOUNDS}
 
 
 class Condition(_Strict):
@@ -254,7 +274,9 @@ class BehaviourRule(_Strict):
         default=None, description="Only interactions of the last N days count."
     )
     half_life_days: Annotated[float, Field(gt=0, le=3650)] | None = Field(
-        default=None, description="For each: an occurrence's points halve every N days."
+        default=None,
+        description="For each: an occurrence's points halve every N days.",
+        json_schema_extra={"minimum": SHORTEST_HALF_LIFE_DAYS},
     )
     points: Points
 
@@ -278,8 +300,8 @@ class Grade(_Strict):
     """A band of scores: from `min` (included) to `max` (excluded); open where absent."""
 
     name: Annotated[str, StringConstraints(min_length=1, max_length=40)]
-    min: float | None = None
-    max: float | None = None
+    min: float | None = Field(default=None, json_schema_extra=_BOUNDS)
+    max: float | None = Field(default=None, json_schema_extra=_BOUNDS)
 
 
 class ScoringDefinition(_Strict):
@@ -371,6 +393,67 @@ def check_grades(grades: list[Grade]) -> None:
             raise ValueError(
                 f"grades '{low.name}' and '{high.name}' overlap from {bottom:g} to {end:g}"
             )
+
+
+def as_float(number: float) -> float:
+    """A number as SQL compares it: an integer beyond a float's range is infinite."""
+    try:
+        return float(number)
+    except OverflowError:
+        return math.inf if number > 0 else -math.inf
+
+
+def in_range(number: float) -> bool:
+    return -LARGEST <= number <= LARGEST
+
+
+_OUT_OF_RANGE = f"a number from -{LARGEST} to {LARGEST}"
+
+
+def out_of_range(definition: ScoringDefinition, path: str) -> list[tuple[str, str]]:
+    """The numbers of the definition beyond what a model may hold, by path: a new model,
+    an edit, a what-if and going live refuse them (stored ones are read as they are)."""
+    found: list[tuple[str, str]] = []
+    if definition.audience is not None:
+        found += conditions_out_of_range(definition.audience, f"{path}.audience")
+    for index, rule in enumerate(definition.rules):
+        here = f"{path}.rules[{index}]"
+        if isinstance(rule, AttributeRule):
+            found += conditions_out_of_range(rule.when, f"{here}.when")
+            continue
+        found += [
+            (f"{here}.properties.{key}", _OUT_OF_RANGE)
+            for key, value in rule.properties.items()
+            if _is_number(value) and not in_range(value)
+        ]
+        if rule.half_life_days is not None and rule.half_life_days < SHORTEST_HALF_LIFE_DAYS:
+            found.append((f"{here}.half_life_days", f"at least {SHORTEST_HALF_LIFE_DAYS}"))
+    for index, grade in enumerate(definition.grades):
+        for bound in ("min", "max"):
+            value = getattr(grade, bound)
+            if value is not None and not in_range(value):
+                found.append((f"{path}.grades[{index}].{bound}", _OUT_OF_RANGE))
+    return found
+
+
+def conditions_out_of_range(test: Test, path: str) -> list[tuple[str, str]]:
+    """The numbers of the conditions beyond what they may hold, by path."""
+    if isinstance(test, Group):
+        kind = "all" if test.all is not None else "any"
+        return [
+            problem
+            for index, member in enumerate(test.members)
+            for problem in conditions_out_of_range(member, f"{path}.{kind}[{index}]")
+        ]
+    if isinstance(test.value, list):
+        return [
+            (f"{path}.value[{index}]", _OUT_OF_RANGE)
+            for index, value in enumerate(test.value)
+            if _is_number(value) and not in_range(value)
+        ]
+    if _is_number(test.value) and not in_range(test.value):  # type: ignore[arg-type]
+        return [(f"{path}.value", _OUT_OF_RANGE)]
+    return []
 
 
 def depth(test: Test) -> int:

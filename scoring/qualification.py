@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, exists, false, or_
 
 from bpf.validation import suggest
-from scoring.definition import MAX_DEPTH
+from scoring.definition import LARGEST, MAX_DEPTH, as_float, in_range
 from scoring.tables import LeadScore, ModelStatus
 
 MAX_TESTS = 40
@@ -31,7 +31,7 @@ ROOT = "criteria"
 class ScoreTest:
     path: str
     model: str
-    at_least: float
+    at_least: float  # as written (an int may pass a float's range): SQL reads it as_float
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,10 @@ def json_schema() -> dict[str, Any]:
         {
             "type": "object",
             "required": ["model", "score_at_least"],
-            "properties": {"model": model, "score_at_least": {"type": "number"}},
+            "properties": {
+                "model": model,
+                "score_at_least": {"type": "number", "minimum": -LARGEST, "maximum": LARGEST},
+            },
             "additionalProperties": False,
         },
         {
@@ -124,6 +127,16 @@ def parse(raw: Any, path: str = ROOT) -> Criteria:
     if errors or criteria is None:
         raise CriteriaError(errors)
     return criteria
+
+
+def out_of_range(criteria: Criteria) -> list[tuple[str, str]]:
+    """The thresholds beyond what criteria may hold, by path: new criteria refuse them
+    (stored ones are read as they are)."""
+    return [
+        (f"{test.path}.score_at_least", f"a number from -{LARGEST} to {LARGEST}")
+        for test in tests(criteria)
+        if isinstance(test, ScoreTest) and not in_range(test.at_least)
+    ]
 
 
 def _parse(raw: Any, path: str, depth: int, errors: list[tuple[str, str]]) -> Criteria | None:
@@ -181,12 +194,12 @@ def _test(raw: dict[str, Any], path: str, errors: list[tuple[str, str]]) -> Test
         if (
             isinstance(score, bool)
             or not isinstance(score, int | float)
-            or not math.isfinite(score)
+            or (isinstance(score, float) and not math.isfinite(score))
         ):
             errors.append((f"{path}.score_at_least", "a number"))
         if len(errors) > before:
             return None
-        return ScoreTest(path, model, float(score))
+        return ScoreTest(path, model, score)
     grades = raw["grade_in"]
     where = f"{path}.grade_in"
     if not isinstance(grades, list) or not 1 <= len(grades) <= MAX_GRADES:
@@ -310,7 +323,7 @@ def condition(
         return false()
     score = LeadScore.__table__  # type: ignore[attr-defined]
     test = (
-        score.c.score >= criteria.at_least
+        score.c.score >= as_float(criteria.at_least)
         if isinstance(criteria, ScoreTest)
         else score.c.grade.in_(criteria.grades)
     )

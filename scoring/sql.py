@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Float,
-    Integer,
     Select,
     and_,
     case,
@@ -40,10 +40,20 @@ from scoring.definition import (
     Op,
     ScoringDefinition,
     Test,
+    as_float,
 )
 from scoring.values import COLUMNS, CONSENT_RANK, LN2, MICRO, cents, fold
 
 _UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+# A decay exponent below it weighs nothing (a millionth rounds to 0 from -14.5 down), and
+# PostgreSQL's exp() refuses to underflow.
+_LEAST_EXPONENT = -50.0
+
+
+def _number(value: Any) -> ColumnElement[Any]:
+    """A number a model compares with, bound as a float: as an integer it would take the
+    column's type (32 or 64 bits) and fail beyond it."""
+    return literal(as_float(value), Float)
 
 
 @dataclass(frozen=True)
@@ -89,10 +99,10 @@ class Dialect:
         return func.greatest(a, b) if self.postgres else func.max(a, b)
 
     def truncate(self, number: ColumnElement[Any]) -> ColumnElement[Any]:
-        """Toward zero, as a whole number."""
+        """Toward zero, as a whole number (64 bits: cents of many occurrences pass 32)."""
         if self.postgres:
-            return cast(func.trunc(number), Integer)
-        return cast(number, Integer)
+            return cast(func.trunc(number), BigInteger)
+        return cast(number, BigInteger)
 
     def cents(self, points: ColumnElement[Any]) -> ColumnElement[Any]:
         """scoring.values.cents in SQL."""
@@ -215,7 +225,7 @@ def _equals(field: _Field, wanted: Any) -> ColumnElement[bool]:
         found = None if text is None else field.dialect.fold(text) == fold(wanted)
     else:
         number = field.number()
-        found = None if number is None else number == wanted
+        found = None if number is None else number == _number(wanted)
     return false() if found is None else found
 
 
@@ -243,11 +253,11 @@ def _holds(field: _Field, condition: Condition) -> ColumnElement[bool]:
             if number is None:
                 return false()
             if condition.op is Op.GREATER:
-                return number > wanted
+                return number > _number(wanted)
             if condition.op is Op.LESS:
-                return number < wanted
+                return number < _number(wanted)
             assert isinstance(wanted, list)
-            return and_(number >= wanted[0], number <= wanted[1])
+            return and_(number >= _number(wanted[0]), number <= _number(wanted[1]))
         case Op.IS_EMPTY:
             return field.empty()
         case Op.IS_SET:
@@ -311,9 +321,10 @@ class Compiler:
         if rule.half_life_days is None:
             return case((self._matches(rule), 1), else_=0)
         age = self.dialect.greatest(self.now - Interaction.occurred_epoch, 0)  # type: ignore[operator]
-        weight = self.dialect.truncate(
-            MICRO * 1.0 * func.exp(-LN2 * age / (rule.half_life_days * 86400)) + 0.5
+        exponent = self.dialect.greatest(
+            -LN2 * age / (rule.half_life_days * 86400), _LEAST_EXPONENT
         )
+        weight = self.dialect.truncate(MICRO * 1.0 * func.exp(exponent) + 0.5)
         return case((self._matches(rule), weight), else_=0)
 
     def _behaviour_rules(self, models: Sequence[CompiledModel]) -> list[tuple[str, BehaviourRule]]:
@@ -417,7 +428,7 @@ class Compiler:
                 else null()
             )
             reached = (
-                score >= definition.sales_ready_score
+                score >= _number(definition.sales_ready_score)
                 if definition.sales_ready_score is not None
                 else false()
             )
@@ -438,9 +449,9 @@ class Compiler:
     ) -> list[ColumnElement[bool]]:
         parts: list[ColumnElement[bool]] = []
         if low is not None:
-            parts.append(score >= low)
+            parts.append(score >= _number(low))
         if high is not None:
-            parts.append(score < high)
+            parts.append(score < _number(high))
         return parts or [true()]
 
     def _lead_behaviour(

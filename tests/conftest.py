@@ -18,9 +18,13 @@ from sqlmodel import SQLModel
 import bpf
 from api.app import Service, create_app, open_service
 from api.services import keys
+from api.services.schemas.sellers import SellerCreate
+from api.services.sellers import create_seller
 from api.settings import Settings
 from api.storage import migrate
 from api.storage.db import Database
+from bpf.actors import Actor, ActorKind
+from tests.receiver import ALLOWED_TARGETS
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("LEADFLOW_TEST_DATABASE_URL") else [])
 BUNDLED_STAGES = bpf.bundled_stages_file()
@@ -82,7 +86,12 @@ def stages_file() -> Path:
 @pytest.fixture
 def settings(database_url: str, stages_file: Path) -> Settings:
     # The jobs' clocks stay off in tests: an app runs only the runs asked for (evaluations).
-    return Settings(database_url=database_url, stages_file=stages_file, periodic_jobs=False)
+    return Settings(
+        database_url=database_url,
+        stages_file=stages_file,
+        periodic_jobs=False,
+        webhook_allowed_targets=ALLOWED_TARGETS,
+    )
 
 
 @pytest.fixture
@@ -119,3 +128,11 @@ def client(app_client: TestClient, auth: KeyMaker) -> TestClient:  # type: ignor
     tests of other rules need no owners; tests/api/test_object_access.py narrows it by role."""
     app_client.headers.update(auth(keys.Role.ADMIN))
     return app_client
+
+
+def add_sellers(service: Service, *handles: str) -> None:
+    """Active sellers with room for leads: a lead's owner is one."""
+    actor = Actor(ActorKind.SYSTEM, "tests")
+    for handle in handles:
+        data = SellerCreate(handle=handle, name=handle.title())
+        create_seller(service.db, service.catalog, data, actor)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.patience import HTTP_SECONDS, START_SECONDS
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -52,13 +54,13 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-def wait_ready(base: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+def wait_ready(base: str, process: subprocess.Popen[bytes], timeout: float = START_SECONDS) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"the server exited with {process.returncode}")
         try:
-            if httpx.get(f"{base}/ready", timeout=2).status_code == 200:
+            if httpx.get(f"{base}/ready", timeout=HTTP_SECONDS).status_code == 200:
                 return
         except httpx.HTTPError:
             pass

@@ -1,5 +1,9 @@
 """A TCP proxy on 127.0.0.1 that a test opens and closes: the database behind it becomes
-unreachable and comes back, while the server itself keeps running for everyone else."""
+unreachable and comes back, while the server itself keeps running for everyone else.
+
+Closing cuts the connections (the peer sees a reset). Holding is the silent partition: the
+connections stay open and new ones are accepted, but no byte goes through either way until
+`forward` is called, when what was held is delivered."""
 
 from __future__ import annotations
 
@@ -19,6 +23,16 @@ class Proxy:
         self._connections: list[socket.socket] = []
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
+        self._flowing = threading.Event()
+        self._flowing.set()
+
+    def hold(self) -> None:
+        """Keep every connection open and accept new ones, but forward nothing."""
+        self._flowing.clear()
+
+    def forward(self) -> None:
+        """Forward again, the bytes held first."""
+        self._flowing.set()
 
     def open(self) -> None:
         listener = socket.socket()
@@ -41,6 +55,7 @@ class Proxy:
             with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
             connection.close()
+        self._flowing.set()  # lets the pumps of a held connection see it closed
         for thread in self._threads:
             thread.join(timeout=5)
         self._threads = [t for t in self._threads if t.is_alive()]
@@ -66,10 +81,10 @@ class Proxy:
             threading.Thread(target=self._pump, args=(client, server), daemon=True).start()
             threading.Thread(target=self._pump, args=(server, client), daemon=True).start()
 
-    @staticmethod
-    def _pump(source: socket.socket, sink: socket.socket) -> None:
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
         try:
             while data := source.recv(65536):
+                self._flowing.wait()
                 sink.sendall(data)
         except OSError:
             pass

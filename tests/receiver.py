@@ -13,6 +13,11 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.patience import SETTLE_SECONDS
+
+# LEADFLOW_WEBHOOK_ALLOWED_TARGETS for tests whose webhooks go to a receiver on this machine.
+ALLOWED_TARGETS = "127.0.0.1"
+
 
 @dataclass(frozen=True)
 class Received:
@@ -37,7 +42,9 @@ class Receiver:
     hold: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def wait_for(self, check: Callable[[list[Received]], bool], seconds: float = 30) -> None:
+    def wait_for(
+        self, check: Callable[[list[Received]], bool], seconds: float = SETTLE_SECONDS
+    ) -> None:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             with self.lock:

@@ -11,6 +11,8 @@ from contextlib import contextmanager
 import uvicorn
 from litestar import Litestar
 
+from tests.patience import SETTLE_SECONDS, START_SECONDS
+
 
 @contextmanager
 def serving(app: Litestar) -> Iterator[str]:
@@ -21,7 +23,7 @@ def serving(app: Litestar) -> Iterator[str]:
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + START_SECONDS
     while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the test server did not start")
@@ -30,5 +32,5 @@ def serving(app: Litestar) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
-        thread.join(timeout=10)
+        thread.join(timeout=SETTLE_SECONDS)
         sock.close()

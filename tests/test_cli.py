@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 import bpf
 from api.cli import app
+from tests.patience import HTTP_SECONDS, START_SECONDS
 
 runner = CliRunner()
 BUNDLED = bpf.bundled_stages_file()
@@ -126,11 +127,12 @@ def stop() -> Iterator[list[subprocess.Popen[str]]]:
 
 
 def _wait_ready(port: int, process: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + START_SECONDS
     while time.monotonic() < deadline:
         assert process.poll() is None, "the server exited"
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
+            health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=HTTP_SECONDS)
+            if health.status_code == 200:
                 return
         except httpx.TransportError:
             time.sleep(0.1)
@@ -154,7 +156,12 @@ def test_serve_prints_one_admin_key_on_the_first_start_only(
     stop.append(second)
     _wait_ready(port, second)
     headers = {"Authorization": f"Bearer {keys[0]}"}
-    created = httpx.post(f"http://127.0.0.1:{port}/api/leads", json={"topic": "t"}, headers=headers)
+    created = httpx.post(
+        f"http://127.0.0.1:{port}/api/leads",
+        json={"topic": "t"},
+        headers=headers,
+        timeout=HTTP_SECONDS,
+    )
     assert created.status_code == 201
     second.terminate()
     assert re.findall(r"lf_[\w-]{43}", second.communicate(timeout=10)[0]) == []

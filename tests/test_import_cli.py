@@ -212,3 +212,24 @@ def test_the_file_is_read_as_the_batches_are_written(env: str) -> None:
         db.dispose()
     assert seen_at_first_batch == [size]
     assert (report.rows, report.created, stored) == (10 * size, 10 * size, 10 * size)
+
+
+def test_a_nul_in_a_cell_or_the_header_is_named_and_nothing_is_written(
+    env: str, tmp_path: Path
+) -> None:
+    people = write(
+        tmp_path / "people.csv",
+        "email,first_name\nana@example.com,Ana\nbob@example.com,B\x00ob\n",
+    )
+    result = runner.invoke(app, ["import", "contacts", str(people), "--skip-bad-rows"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [
+        f"{people}:3: column 'first_name': contains a NUL character"
+    ]
+    assert list(stored_contacts(env)) == ["ana@example.com"]
+
+    header = write(tmp_path / "header.csv", "email,first\x00name\ncy@example.com,Cy\n")
+    result = runner.invoke(app, ["import", "contacts", str(header)])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [f"{header}:1: the header contains a NUL character"]
+    assert list(stored_contacts(env)) == ["ana@example.com"]

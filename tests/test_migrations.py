@@ -12,9 +12,9 @@ from api.storage.db import Database
 
 
 def _modelled(name: str | None, type_: str, _parents: object) -> bool:
-    """The search tables differ by dialect (FTS5 on SQLite) and are not modelled: the
-    migration owns them, and api.storage.search names them."""
-    return not (type_ == "table" and name in search.OBJECTS)
+    """The search tables and indexes differ by dialect (FTS5 on SQLite) and are not
+    modelled: the migrations own them, and api.storage.search names them."""
+    return not (type_ in ("table", "index") and name in search.OBJECTS)
 
 
 def test_migrations_match_the_models(database_url: str) -> None:

@@ -50,6 +50,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from tests.conftest import BACKENDS
+from tests.patience import HTTP_SECONDS
 from tests.processes import free_port
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -364,7 +365,7 @@ def serving(database_url: str, directory: Path) -> Iterator[Served]:
             if time.monotonic() > deadline:
                 pytest.fail(f"leadflow serve did not answer /health:\n{served.log_tail()}")
             try:
-                if httpx.get(f"{served.url}/health", timeout=2).status_code == 200:
+                if httpx.get(f"{served.url}/health", timeout=HTTP_SECONDS).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
@@ -384,8 +385,8 @@ def settle(served: Served, seconds: float = STEP_SECONDS) -> None:
     auth = {"Authorization": f"Bearer {served.key}"}
     deadline = time.monotonic() + seconds
     while True:
-        jobs = httpx.get(f"{served.url}/api/jobs", headers=auth, timeout=10)
-        evaluations = httpx.get(f"{served.url}/api/evaluations", headers=auth, timeout=10)
+        jobs = httpx.get(f"{served.url}/api/jobs", headers=auth, timeout=HTTP_SECONDS)
+        evaluations = httpx.get(f"{served.url}/api/evaluations", headers=auth, timeout=HTTP_SECONDS)
         assert jobs.status_code == evaluations.status_code == 200, jobs.text + evaluations.text
         busy = [
             job["name"]

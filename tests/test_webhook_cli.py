@@ -11,9 +11,11 @@ from api.services import outbox
 from api.services import webhooks as webhook_service
 from api.services.outbox import EventType
 from api.services.schemas.webhooks import WebhookCreate
+from api.services.webhook_targets import allowed
 from api.storage import migrate
 from api.storage.db import Database
-from tests.receiver import Receiver, receiving
+from tests.patience import SETTLE_SECONDS
+from tests.receiver import ALLOWED_TARGETS, Receiver, receiving
 
 
 def test_the_sender_runs_as_its_own_process_and_stops_on_sigterm(database_url: str) -> None:
@@ -23,7 +25,7 @@ def test_the_sender_runs_as_its_own_process_and_stops_on_sigterm(database_url: s
         try:
             migrate.upgrade(db.write_engine)
             data = WebhookCreate(url=url, event_types=["lead.created"])
-            _, secret = webhook_service.create(db, data)
+            _, secret = webhook_service.create(db, data, allowed(ALLOWED_TARGETS))
             with db.write_connection() as connection:
                 outbox.emit(connection, EventType.LEAD_CREATED, [{"lead_id": 1}, {"lead_id": 2}])
         finally:
@@ -32,6 +34,7 @@ def test_the_sender_runs_as_its_own_process_and_stops_on_sigterm(database_url: s
             **os.environ,
             "LEADFLOW_DATABASE_URL": database_url,
             "LEADFLOW_WEBHOOK_POLL_SECONDS": "0.05",
+            "LEADFLOW_WEBHOOK_ALLOWED_TARGETS": ALLOWED_TARGETS,
         }
         sender = subprocess.Popen(
             [sys.executable, "-m", "api.cli", "webhooks", "send"],
@@ -41,10 +44,10 @@ def test_the_sender_runs_as_its_own_process_and_stops_on_sigterm(database_url: s
             text=True,
         )
         try:
-            inbox.wait_for(lambda got: len(got) == 2, seconds=60)
+            inbox.wait_for(lambda got: len(got) == 2)
         finally:
             sender.send_signal(signal.SIGTERM)
-            output = sender.communicate(timeout=20)[0]
+            output = sender.communicate(timeout=SETTLE_SECONDS)[0]
     assert sender.returncode == 0, output
     assert "delivering webhooks" in output
     assert sorted(r.message["data"]["lead_id"] for r in inbox.received) == [1, 2]

@@ -18,7 +18,8 @@ from api.services import keys
 from api.storage import migrate
 from api.storage.db import Database
 from tests.conftest import BUNDLED_STAGES
-from tests.receiver import Receiver, free_port, receiving
+from tests.patience import HTTP_SECONDS, START_SECONDS
+from tests.receiver import ALLOWED_TARGETS, Receiver, free_port, receiving
 
 LEADS = 12
 
@@ -55,6 +56,7 @@ def _serve(database_url: str, port: int) -> subprocess.Popen[bytes]:
         "LEADFLOW_WEBHOOK_BACKOFF_MAX_SECONDS": "0.5",
         "LEADFLOW_WEBHOOK_MAX_ATTEMPTS": "50",
         "LEADFLOW_WEBHOOK_TIMEOUT_SECONDS": "1",
+        "LEADFLOW_WEBHOOK_ALLOWED_TARGETS": ALLOWED_TARGETS,
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
@@ -62,11 +64,12 @@ def _serve(database_url: str, port: int) -> subprocess.Popen[bytes]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + START_SECONDS
     while time.monotonic() < deadline:
         assert process.poll() is None, "the server exited"
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
+            health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=HTTP_SECONDS)
+            if health.status_code == 200:
                 return process
         except httpx.TransportError:
             time.sleep(0.1)
@@ -102,7 +105,9 @@ def test_every_event_arrives_with_its_id_after_the_server_is_killed(
     first = _serve(database_url, port)
     servers.append(first)
     headers = {"Authorization": f"Bearer {admin_key}"}
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers) as api:
+    with httpx.Client(
+        base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=HTTP_SECONDS
+    ) as api:
         hook = api.post(
             "/api/webhooks",
             json={

@@ -22,7 +22,12 @@ def send() -> None:
     from api.storage.db import Database
 
     settings = Settings()
-    db = Database(settings.database_url)
+    db = Database(
+        settings.database_url,
+        wait_seconds=settings.database_wait_seconds,
+        connect_seconds=settings.database_connect_seconds,
+        statement_seconds=settings.database_statement_seconds,
+    )
     try:
         if migrate.pending(db.engine):
             raise fail(["the database schema is not up to date: run `leadflow db upgrade`"])

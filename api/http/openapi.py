@@ -27,6 +27,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from api.http.problems import PROBLEM_JSON
+from leads.text import NO_NUL
 
 PROBLEM = "Problem"
 
@@ -92,6 +93,7 @@ def complete(app: Litestar, *, interaction_kinds: Iterable[str]) -> None:
     kind.enum = sorted(interaction_kinds)
     for path, method, operation in _operations(document):
         _complete_operation(document, path, method, operation)
+    _refuse_nul(document)
 
 
 def _operations(document: OpenAPI) -> Iterator[tuple[str, str, Operation]]:
@@ -237,6 +239,51 @@ def _complete_operation(document: OpenAPI, path: str, method: str, operation: Op
     for status in sorted(statuses):
         responses.setdefault(str(status), _problem(status))
     operation.responses = responses
+
+
+def _refuse_nul(document: OpenAPI) -> None:
+    """No string a request carries holds a NUL character (the service refuses them at the edge):
+    a pattern says so on every string of a query, a path or a body that has no pattern, enum,
+    constant or format of its own, and on the keys of every map. The values inside free-form
+    JSON (a lead-gen payload) stay free-form: no JSON Schema short of a recursive one says it."""
+    schemas = document.components.schemas or {}
+    pending: list[Schema | Reference] = []
+    for _, _, operation in _operations(document):
+        for parameter in operation.parameters or []:
+            if not isinstance(parameter, Reference) and parameter.param_in in ("query", "path"):
+                pending += [parameter.schema] if parameter.schema is not None else []
+        if isinstance(operation.request_body, RequestBody):
+            pending += [m.schema for m in operation.request_body.content.values() if m.schema]
+    seen: set[str] = set()
+    while pending:
+        schema = pending.pop()
+        if isinstance(schema, Reference):
+            name = schema.ref.removeprefix("#/components/schemas/")
+            if name not in seen:
+                seen.add(name)
+                pending.append(schemas[name])
+            continue
+        types = schema.type if isinstance(schema.type, list) else [schema.type]
+        plain = schema.pattern is None and schema.format is None
+        if OpenAPIType.STRING in types and plain and schema.enum is None and schema.const is None:
+            schema.pattern = NO_NUL
+        if schema.additional_properties not in (None, False) and not schema.pattern_properties:
+            schema.property_names = schema.property_names or Schema()
+        if isinstance(schema.property_names, Schema) and schema.property_names.pattern is None:
+            schema.property_names.pattern = NO_NUL
+        pending += [
+            *(schema.properties or {}).values(),
+            *(schema.pattern_properties or {}).values(),
+            *(schema.any_of or []),
+            *(schema.all_of or []),
+            *(schema.one_of or []),
+            *(schema.prefix_items or []),
+            *[
+                child
+                for child in (schema.items, schema.additional_properties)
+                if isinstance(child, Schema | Reference)
+            ],
+        ]
 
 
 def _nullable(body: RequestBody) -> bool:

@@ -117,9 +117,6 @@ def _from_domain(exc: Exception) -> Problem:
             for item in (exc.extra if isinstance(exc.extra, list) else [])
         ] or [{"field": "body", "reason": exc.detail}]
         return _from_error(domain.InvalidInput(errors))
-    if isinstance(exc, RecursionError) and "deserializing" in str(exc):
-        # msgspec decoding a JSON body nested deeper than Python's recursion limit.
-        return Problem(400, "malformed-body", "Malformed body", "the JSON body nests too deeply")
     if isinstance(exc, HTTPException):
         status = exc.status_code
         detail = exc.detail

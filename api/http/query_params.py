@@ -1,5 +1,6 @@
 """Query parameters an operation does not have are refused, naming each, rather than ignored: a
-misspelt filter (`?ownr=ana`) would otherwise list everything."""
+misspelt filter (`?ownr=ana`) would otherwise list everything. A query or path parameter that
+holds a NUL character is refused too, naming it, before any handler reads it."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from litestar import Litestar, Request
 from litestar.routes import HTTPRoute
 
 from leads.errors import InvalidInput
+from leads.text import HAS_NUL, NUL
 
 _KNOWN = "query_parameters"
 
@@ -31,3 +33,13 @@ def refuse_unknown(request: Request[Any, Any, Any]) -> None:
         hint = f"its parameters: {', '.join(sorted(known))}" if known else "it takes none"
         reason = f"not a query parameter of this operation; {hint}"
         raise InvalidInput([{"field": name, "reason": reason} for name in unknown])
+
+
+def refuse_nul(request: Request[Any, Any, Any]) -> None:
+    named = [
+        *request.query_params.multi_items(),
+        *((name, value) for name, value in request.path_params.items() if isinstance(value, str)),
+    ]
+    holding = sorted({name for name, value in named if NUL in value})
+    if holding:
+        raise InvalidInput([{"field": name, "reason": HAS_NUL} for name in holding])

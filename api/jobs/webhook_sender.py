@@ -1,6 +1,8 @@
 """Delivering webhooks: a background sender claims due deliveries, sends them signed, records
 each attempt, and schedules the next one with exponential backoff and jitter, until the
-receiver answers 2xx or the attempts run out (the delivery is then failed, visibly).
+receiver answers 2xx or the attempts run out (the delivery is then failed, visibly). A target
+webhooks may not go to (api.services.webhook_targets, checked at each connection) fails the
+delivery at once, its reason in the log.
 
 A claim is a lease: the claimed deliveries are due again only after the send timeout and a
 margin, so a process killed mid-send leaves them to be sent again, never lost (at least once,
@@ -26,6 +28,7 @@ from sqlalchemy import Table, and_, bindparam, insert, select, update
 from api import VERSION
 from api.services import signing
 from api.services.outbox import DELIVERIES, EVENTS, SUBSCRIPTIONS, message_id_floor
+from api.services.webhook_targets import Refused, allowed, transport
 from api.settings import Settings
 from api.storage.db import Database, unavailable
 from api.storage.webhook_tables import DeliveryStatus, WebhookAttempt
@@ -58,6 +61,7 @@ class Result:
     status_code: int | None
     error: str | None
     duration_ms: float
+    refused: bool = False  # the target is none webhooks may go to: not tried again
 
     @property
     def delivered(self) -> bool:
@@ -138,14 +142,17 @@ def send(client: httpx.Client, job: Job) -> Result:
     started = time.perf_counter()
     status_code: int | None = None
     error: str | None = None
+    refused = False
     try:
         # The answer's body is not read: only its status counts.
         with client.stream("POST", job.url, content=job.body.encode(), headers=headers) as answer:
             status_code = answer.status_code
     except httpx.HTTPError as exc:
         error = (f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)[:ERROR_CHARS]
+    except Refused as exc:
+        error, refused = f"refused: {exc.reason}"[:ERROR_CHARS], True
     duration = (time.perf_counter() - started) * 1000
-    return Result(job, at, status_code, error, round(duration, 3))
+    return Result(job, at, status_code, error, round(duration, 3), refused)
 
 
 def backoff(failures: int, settings: Settings) -> float:
@@ -187,7 +194,7 @@ def record(db: Database, results: list[Result], settings: Settings) -> None:
         next_at: dt.datetime | None = None
         if result.delivered:
             status = DeliveryStatus.DELIVERED
-        elif number - job.retry_base >= settings.webhook_max_attempts:
+        elif result.refused or number - job.retry_base >= settings.webhook_max_attempts:
             status = DeliveryStatus.FAILED
         else:
             status = DeliveryStatus.PENDING
@@ -279,9 +286,15 @@ class Sender:
         """The HTTP client and the threads that send a round of deliveries at once."""
         settings = self.settings
         limits = httpx.Limits(max_connections=settings.webhook_concurrency)
+        targets = allowed(settings.webhook_allowed_targets)
         with (
+            # Not through the proxies of the environment: each connection goes straight to
+            # an address the targets allow.
             httpx.Client(
-                timeout=settings.webhook_timeout_seconds, follow_redirects=False, limits=limits
+                timeout=settings.webhook_timeout_seconds,
+                follow_redirects=False,
+                transport=transport(targets, limits),
+                trust_env=False,
             ) as client,
             ThreadPoolExecutor(settings.webhook_concurrency, "webhook-send") as pool,
         ):

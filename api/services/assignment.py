@@ -59,6 +59,7 @@ ASSIGNMENTS = LeadAssignment.__table__  # type: ignore[attr-defined]
 
 BATCH = 1000
 MANUAL = "manual"
+IMPORT = "import"
 TAKE = "take"
 HAND_OFF = "hand_off"
 
@@ -368,21 +369,20 @@ def _assign(
 
 def record_by_hand(
     connection: Connection,
-    lead_id: int,
-    previous: str | None,
-    owner: str | None,
+    changes: Sequence[tuple[int, str | None, str | None]],
     actor: Actor,
     now: dt.datetime,
     *,
     strategy: str = MANUAL,
     reason: str | None = None,
 ) -> None:
-    """An owner set or cleared by a person (by hand, or a lead taken or handed off: the
-    `strategy`), with the person's `reason`: recorded like an assignment. A hand-set owner
-    that names a seller counts toward that seller's load like any other."""
-    seller_ids = _seller_ids(connection, {owner} if owner is not None else set())
-    if reason is None:
-        reason = _by_hand(owner, seller_ids)
+    """Owners set or cleared by a person (by hand, in an import, or a lead taken or handed
+    off: the `strategy`), each change a lead's id, its previous owner and its new one, with the
+    person's `reason`: recorded like assignments. A hand-set owner that names a seller counts
+    toward that seller's load like any other."""
+    if not changes:
+        return
+    seller_ids = _seller_ids(connection, {owner for _, _, owner in changes if owner is not None})
     _record(
         connection,
         [
@@ -394,11 +394,12 @@ def record_by_hand(
                 "rule_id": None,
                 "rule_name": None,
                 "strategy": strategy,
-                "reason": reason,
+                "reason": _by_hand(owner, seller_ids) if reason is None else reason,
                 "actor": actor.kind.value,
                 "actor_name": actor.name,
                 "at": now,
             }
+            for lead_id, previous, owner in changes
         ],
         actor,
     )
@@ -448,11 +449,27 @@ def check_owner(
     capacity unless `exceed_capacity` (else 409 naming the seller and capacity). Locks the
     seller, then the rules, until the transaction ends (the module's note)."""
     seller = locked_seller(connection, handle)
-    if seller is None:
-        raise InvalidInput.field(field, f"there is no seller '{handle}'")
-    if not seller.active:
-        raise InvalidInput.field(field, f"the seller '{handle}' is not active")
+    problem = _owner_problem(handle, None if seller is None else seller.active)
+    if problem is not None:
+        raise InvalidInput.field(field, problem)
+    assert seller is not None
     check_capacity(connection, seller, exceed_capacity=exceed_capacity)
+
+
+def owner_problems(connection: Connection, handles: Collection[str]) -> dict[str, str]:
+    """What keeps each of the handles from owning a lead: no such seller, or one not active."""
+    if not handles:
+        return {}
+    query = select(SELLERS.c.handle, SELLERS.c.active).where(SELLERS.c.handle.in_(sorted(handles)))
+    active = {str(handle): bool(flag) for handle, flag in connection.execute(query)}
+    found = {handle: _owner_problem(handle, active.get(handle)) for handle in handles}
+    return {handle: problem for handle, problem in found.items() if problem is not None}
+
+
+def _owner_problem(handle: str, active: bool | None) -> str | None:
+    if active is None:
+        return f"there is no seller '{handle}'"
+    return None if active else f"the seller '{handle}' is not active"
 
 
 def locked_seller(connection: Connection, handle: str) -> Row[Any] | None:

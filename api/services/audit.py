@@ -58,6 +58,19 @@ KEPT_ON_ERASURE = {
         }
     ),
     Entity.CONTACT: frozenset({"consent_level", "account_id"}),
+    # Its name may be the lead's topic, or say who the buyer is; the sale itself stays.
+    Entity.OPPORTUNITY: frozenset(
+        {
+            "estimated_value_cents",
+            "currency",
+            "estimated_close_date",
+            "status",
+            "actual_value_cents",
+            "closed_on",
+            "lost_reason",
+            "owner",
+        }
+    ),
 }
 
 Change = tuple[int, Mapping[str, Any], Mapping[str, Any]]

@@ -14,7 +14,12 @@ from api.services import access, assignment, audit, outbox, records
 from api.services import leads as lead_service
 from api.services.activities import cancel_open, lead_not_open
 from api.services.outbox import EventType
-from api.services.schemas.opportunities import DisqualifyRequest, QualifyRequest, ReopenRequest
+from api.services.schemas.opportunities import (
+    DisqualifyRequest,
+    QualifyRequest,
+    ReopenRequest,
+    cents,
+)
 from api.services.scoring import evaluation
 from api.storage.db import Database
 from api.storage.locking import Expected
@@ -66,7 +71,7 @@ def qualify(
             lead_id=lead.id,
             contact_id=lead.parent_contact_id,
             account_id=account_id,
-            estimated_value_cents=int(data.estimated_value * 100),
+            estimated_value_cents=cents(data.estimated_value),
             currency=data.currency,
             estimated_close_date=data.estimated_close_date,
             status=OpportunityStatus.OPEN.value,
@@ -101,7 +106,9 @@ def disqualify(
 ) -> Outcome:
     with db.write() as session:
         lead = _locked_open(session, scope, lead_id, expected, "be disqualified")
-        _check_reason(catalog.get(lead.process), data.reason)
+        process = catalog.get(lead.process)
+        what = f"a disqualify reason of process '{process.name}'"
+        InvalidInput.check_one_of("reason", data.reason, list(process.disqualify_reasons), what)
         outcome = _close(
             session,
             catalog,
@@ -188,16 +195,6 @@ def _check_ready(process: bpf.Process, lead: Lead) -> None:
             missing_steps=process.missing_steps(lead),
             qualify_from=list(process.qualify_from),
         )
-
-
-def _check_reason(process: bpf.Process, reason: str) -> None:
-    allowed = list(process.disqualify_reasons)
-    if reason not in allowed:
-        why = (
-            f"'{reason}' is not a disqualify reason of process '{process.name}'; "
-            f"one of: {', '.join(allowed)}"
-        )
-        raise InvalidInput([{"field": "reason", "reason": why}], allowed=allowed)
 
 
 def _close(

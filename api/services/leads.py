@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, insert, literal, update
 from sqlmodel import Session, col, select
 
 import bpf
-from api.services import access, assignment, audit, lead_writes, privacy, records
+from api.services import access, assignment, audit, lead_writes, opportunities, privacy, records
 from api.services.moves import history_rows
 from api.services.moves import record as record_moves
-from api.services.schemas.leads import LeadCreate, LeadUpdate, MoveRequest
+from api.services.schemas.leads import LeadCreate, LeadOutcome, LeadRead, LeadUpdate, MoveRequest
 from api.services.scoring import evaluation
 from api.storage.db import Database
 from api.storage.locking import ANY, Expected, locked_values
@@ -58,6 +58,16 @@ def lead_audit(
     return audit.history(db, Entity.LEAD, lead_id, limit, cursor)
 
 
+def reads(db: Database, catalog: bpf.Catalog, leads: Sequence[Lead | LeadRow]) -> list[LeadRead]:
+    """The leads as the API shows them, with the opportunity each became (one query)."""
+    shown = [LeadRead.of(x, catalog.processes[x.process].missing_steps(x)) for x in leads]
+    found = opportunities.outcomes(db, [read.id for read in shown])
+    for read in shown:
+        if read.id in found:
+            read.opportunity = LeadOutcome.of(found[read.id])
+    return shown
+
+
 # -- writing ------------------------------------------------------------------------------
 
 
@@ -83,13 +93,15 @@ def add_lead(session: Session, catalog: bpf.Catalog, data: LeadCreate, actor: Ac
     }
     _check_references(session, data.parent_contact_id, data.parent_account_id)
     privacy.allow_return(session, data.email, consent_given=False)
+    connection = session.connection()
+    if data.owner is not None:
+        assignment.check_owner(connection, data.owner, "owner")
     now = utcnow()
     draft = lead_writes.start(catalog, values, now)
-    connection = session.connection()
     lead_writes.store(connection, catalog, [draft], actor, now, ids=True)
     lead_id = draft.values["id"]
     if data.owner is not None:
-        assignment.record_by_hand(connection, lead_id, None, data.owner, actor, now)
+        assignment.record_by_hand(connection, [(lead_id, None, data.owner)], actor, now)
     assignment.route(connection, catalog, [lead_id], actor, now)
     lead = session.get(Lead, lead_id)
     assert lead is not None
@@ -117,7 +129,6 @@ def update_lead(
         if "email" in changes:
             privacy.allow_return(session, changes["email"], consent_given=False)
         if changes.get("owner") is not None:
-            # An admin gives a lead only to an active seller with room for it.
             assignment.check_owner(session.connection(), changes["owner"], "owner")
         owner, status = lead.owner, lead.status
         now = utcnow()
@@ -146,7 +157,7 @@ def _route(
     session.flush()
     connection = session.connection()
     if lead.owner != owner:
-        assignment.record_by_hand(connection, lead.id, owner, lead.owner, actor, now)
+        assignment.record_by_hand(connection, [(lead.id, owner, lead.owner)], actor, now)
     assignment.route(connection, catalog, [lead.id], actor, now)
     freed = owner is not None and status == LeadStatus.OPEN.value
     if freed and (lead.owner != owner or lead.status != LeadStatus.OPEN.value):

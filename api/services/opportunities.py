@@ -19,6 +19,7 @@ from api.services.schemas.opportunities import (
     OpportunityReopenRequest,
     OpportunityUpdate,
     WinRequest,
+    cents,
     units,
 )
 from api.storage.bulk import in_values
@@ -99,7 +100,7 @@ def update(
     nothing is written when no value differs."""
     given = data.model_dump(include=data.model_fields_set)
     if "estimated_value" in given:
-        given["estimated_value_cents"] = int(given.pop("estimated_value") * 100)
+        given["estimated_value_cents"] = cents(given.pop("estimated_value"))
     with db.write() as session:
         opportunity = _locked(session, scope, opportunity_id, expected)
         if opportunity.status != OPEN.value:
@@ -123,7 +124,7 @@ def win(
 ) -> Opportunity:
     """An open opportunity is won, for its actual value, on a day not in the future."""
     values = {
-        "actual_value_cents": int(data.actual_value * 100),
+        "actual_value_cents": cents(data.actual_value),
         "closed_on": _closed_on(data.closed_on),
         "lost_reason": None,
     }
@@ -140,10 +141,7 @@ def lose(
     actor: Actor,
 ) -> Opportunity:
     """An open opportunity is lost, for one of the lost reasons of stages.yaml."""
-    if data.reason not in catalog.lost_reasons:
-        allowed = list(catalog.lost_reasons)
-        reason = f"'{data.reason}' is not a lost reason; one of: {', '.join(allowed)}"
-        raise InvalidInput([{"field": "reason", "reason": reason}], allowed=allowed)
+    InvalidInput.check_one_of("reason", data.reason, list(catalog.lost_reasons), "a lost reason")
     values = {
         "actual_value_cents": None,
         "closed_on": _closed_on(data.closed_on),

@@ -176,7 +176,7 @@ def _set_owner(
     lead_writes.change(catalog, draft, {"owner": owner}, now)
     lead_writes.store(connection, catalog, [draft], actor, now)
     assignment.record_by_hand(
-        connection, lead.id, previous, owner, actor, now, strategy=strategy, reason=reason
+        connection, [(lead.id, previous, owner)], actor, now, strategy=strategy, reason=reason
     )
     if evaluation.reads_any(connection, {"lead.owner"}):
         evaluation.rescore(session, catalog, lead_ids=[lead.id], now=now)

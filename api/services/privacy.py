@@ -125,11 +125,13 @@ def erase_contact(db: Database, catalog: bpf.Catalog, contact_id: int) -> Erasur
         contact_ids = [p.id for p in people]
         connection = session.connection()
         webhooks.forget(connection, [i for i in lead_ids if i is not None], contact_ids)
+        sales = select(Opportunity.id).where(col(Opportunity.lead_id).in_(lead_ids))
         audit.redact(
             connection,
             {
                 Entity.CONTACT: [i for i in contact_ids if i is not None],
                 Entity.LEAD: [i for i in lead_ids if i is not None],
+                Entity.OPPORTUNITY: [i for i in session.exec(sales) if i is not None],
             },
         )
         outbox.emit(

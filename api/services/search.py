@@ -135,7 +135,9 @@ def list_leads(
     query = select(LEADS).where(*where.clauses(), *access.clauses(scope))
     ident: ColumnElement[Any] = LEADS.c.id
     if text is not None:
-        query, ident = _matching(db, query, "lead_search", text, LEADS.c.id)
+        query, ident = search.matching(
+            query, "lead_search", db.url.get_backend_name(), text, LEADS.c.id
+        )
     if where.scored.model is not None:
         query = query.join(SCORES, SCORES.c.lead_id == LEADS.c.id).where(*where.scored.clauses())
         if sort in (LeadSort.SCORE, LeadSort.SCORE_DESC):
@@ -156,19 +158,12 @@ def list_contacts(
     query = select(CONTACTS).where(*where)
     ident: ColumnElement[Any] = CONTACTS.c.id
     if q is not None:
-        query, ident = _matching(db, query, "contact_search", search.Text.parse(q), ident)
+        text = search.Text.parse(q)
+        query, ident = search.matching(
+            query, "contact_search", db.url.get_backend_name(), text, ident
+        )
     rows, next_cursor = _page(db, query, None, ident, limit, cursor)
     return [{c.name: row[c.name] for c in CONTACTS.c} for row in rows], next_cursor
-
-
-def _matching(
-    db: Database, query: Select[Any], name: str, text: search.Text, ident: ColumnElement[Any]
-) -> tuple[Select[Any], ColumnElement[Any]]:
-    """The query kept to the records whose search document matches, and the search table's
-    id: ordering by it lets the text index give the rows in id order."""
-    dialect = "sqlite" if db.is_sqlite else "postgresql"
-    found, found_id, condition = search.matching(name, dialect, text)
-    return query.join(found, found_id == ident).where(condition), found_id
 
 
 def _order(sort: LeadSort, ident: ColumnElement[Any], sqlite: bool) -> Order | None:

@@ -23,6 +23,7 @@ from leads.errors import InvalidInput, Taken
 from leads.models import Lead, LeadStatus
 from leads.sellers import AssignmentRule, LeadAssignment, Seller
 from leads.types import utcnow
+from scoring.definition import Test, conditions_out_of_range
 
 SELLER = "seller"
 RULE = "assignment rule"
@@ -155,9 +156,16 @@ def _renumber(ordered: list[AssignmentRule], moved: AssignmentRule | None = None
         item.position = number
 
 
+def _refuse_out_of_range(when: Test | None) -> None:
+    problems = [] if when is None else conditions_out_of_range(when, "when")
+    if problems:
+        raise InvalidInput([{"field": path, "reason": reason} for path, reason in problems])
+
+
 def create_rule(
     db: Database, catalog: bpf.Catalog, data: RuleCreate, actor: Actor
 ) -> AssignmentRule:
+    _refuse_out_of_range(data.when)
     with db.write() as session:
         rules = _all_rules(session)
         _check_rule(session, rules, data.name, data.sellers)
@@ -189,6 +197,7 @@ def update_rule(
     actor: Actor,
 ) -> AssignmentRule:
     given = data.model_fields_set
+    _refuse_out_of_range(data.when)
     with db.write() as session:
         rules = _all_rules(session)
         rule = locked(session, AssignmentRule, rule_id, expected, RULE)

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, bindparam, or_, select, update
 from sqlmodel import col
 from sqlmodel import select as select_models
 
-from api.services import signing
+from api.services import signing, webhook_targets
 from api.services.outbox import DELIVERIES, EVENTS, EventType
 from api.services.schemas.webhooks import (
     DeliveryRead,
@@ -18,6 +18,7 @@ from api.services.schemas.webhooks import (
     WebhookCreate,
     WebhookUpdate,
 )
+from api.services.webhook_targets import Targets
 from api.storage.bulk import in_values
 from api.storage.db import Database
 from api.storage.locking import Expected, locked
@@ -29,7 +30,7 @@ from api.storage.webhook_tables import (
     WebhookEvent,
     WebhookSubscription,
 )
-from leads.errors import Conflict, NotFound
+from leads.errors import Conflict, InvalidInput, NotFound
 from leads.types import utcnow
 
 KIND = "webhook"
@@ -37,7 +38,16 @@ KIND = "webhook"
 ROTATION_OVERLAP = dt.timedelta(hours=24)
 
 
-def create(db: Database, data: WebhookCreate) -> tuple[WebhookSubscription, str]:
+def _check_target(url: str, targets: Targets) -> None:
+    try:
+        webhook_targets.check_url(url, targets)
+    except webhook_targets.Refused as exc:
+        raise InvalidInput([{"field": "url", "reason": exc.reason}]) from None
+
+
+def create(db: Database, data: WebhookCreate, targets: Targets) -> tuple[WebhookSubscription, str]:
+    """Subscribe; InvalidInput when the URL is no target webhooks may go to."""
+    _check_target(data.url, targets)
     secret = data.secret or signing.new_secret()
     row = WebhookSubscription(
         url=data.url,
@@ -66,8 +76,14 @@ def get(db: Database, webhook_id: int) -> WebhookSubscription:
 
 
 def update_subscription(
-    db: Database, webhook_id: int, expected: Expected | None, data: WebhookUpdate
+    db: Database,
+    webhook_id: int,
+    expected: Expected | None,
+    data: WebhookUpdate,
+    targets: Targets,
 ) -> WebhookSubscription:
+    if "url" in data.model_fields_set and data.url is not None:
+        _check_target(data.url, targets)
     with db.write() as session:
         row = locked(session, WebhookSubscription, webhook_id, expected, KIND)
         changed = False

@@ -7,6 +7,7 @@ import base64
 import binascii
 import datetime as dt
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -16,6 +17,9 @@ from sqlalchemy import ColumnElement, Select, and_, literal, or_, tuple_
 from leads.errors import InvalidInput
 
 MAX_PAGE = 200
+# The largest id every JSON client reads exactly (and the OpenAPI document, which Litestar
+# writes through a float, states exactly); ids are far from it. A cursor past it is forged.
+MAX_ID = 2**53 - 1
 
 T = TypeVar("T")
 
@@ -31,11 +35,17 @@ def decode_cursor(cursor: str | None) -> int:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         kind, _, value = text.partition(":")
-        if kind != "id" or not value.isdigit():
+        if kind != "id" or not value.isascii() or not value.isdigit() or len(value) > 16:
             raise ValueError
-        return int(value)
+        return _id(int(value))
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise InvalidInput.field("cursor", "not a cursor this API returned") from None
+
+
+def _id(number: int) -> int:
+    if not 0 <= number <= MAX_ID:
+        raise ValueError
+    return number
 
 
 def page(rows: list[T], limit: int) -> tuple[list[T], str | None]:
@@ -103,11 +113,14 @@ class Order:
                 moment = dt.datetime.fromisoformat(key)
                 if moment.tzinfo is None:
                     raise ValueError
-                return moment, last_id
+                return moment.astimezone(dt.UTC), _id(last_id)
             if not isinstance(key, int | float) or isinstance(key, bool):
                 raise ValueError
-            return float(key), last_id
-        except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+            number = float(key)
+            if not math.isfinite(number):
+                raise ValueError
+            return number, _id(last_id)
+        except (ValueError, TypeError, OverflowError, binascii.Error, UnicodeDecodeError):
             raise InvalidInput.field(
                 "cursor", "not a cursor this API returned for this sort"
             ) from None

@@ -31,10 +31,17 @@ def ready_to_qualify(
         )
     change: Json = {"attributes": {"sales_accepted": True}}
     if lead["owner"] is None:
-        seller = client.post("/api/sellers", json={"handle": owner, "name": owner}, headers=headers)
-        assert seller.status_code in (201, 409), seller.text  # 409: the seller exists
+        ensure_seller(client, owner, headers)
         change["owner"] = owner
     return _sent(client, "PATCH", f"/api/leads/{lead_id}", change, headers, lead)
+
+
+def ensure_seller(client: Client, handle: str, headers: dict[str, str] | None = None) -> None:
+    """Make `handle` an active seller unless it is one (that takes an admin)."""
+    seller = client.post(
+        "/api/sellers", json={"handle": handle, "name": handle}, headers=headers or {}
+    )
+    assert seller.status_code in (201, 409), seller.text  # 409: the seller exists
 
 
 def _sent(

@@ -16,6 +16,7 @@ from api.services.keys import Role, create_key
 from api.settings import Settings
 from leads.activities import Activity
 from leads.types import utcnow
+from tests.api.closing import ensure_seller
 from tests.api.test_assignment import rule, seller
 from tests.api.test_qualification import ENGAGEMENT, opens, person_lead, published
 from tests.api.test_queues import key_for
@@ -77,6 +78,7 @@ REVIEW = ("task", "Review and accept the lead", SA)
 
 
 def test_entering_a_stage_makes_its_activities_for_the_owner(client: Client) -> None:
+    ensure_seller(client, "tom")
     lead = create(client, owner="tom")
     assert of_lead(client, lead["id"]) == []
     before = utcnow()
@@ -104,6 +106,7 @@ def test_entering_a_stage_makes_its_activities_for_the_owner(client: Client) -> 
 def test_a_lead_passing_through_stages_gets_those_of_the_stage_it_stays_in(
     client: Client,
 ) -> None:
+    ensure_seller(client, "tom")
     lead = create(client, owner="tom", attributes={"teleprospecting_ready": True})
     assert lead["stage"] == TA
     assert summary(of_lead(client, lead["id"])) == [(*CALL, "tom")]
@@ -114,6 +117,7 @@ def test_a_lead_passing_through_stages_gets_those_of_the_stage_it_stays_in(
 
 
 def test_switching_to_a_stage_or_process_is_entering_it(client: Client) -> None:
+    ensure_seller(client, "ana")
     lead = create(client, owner="ana")
     lead = move(client, lead, to=SA, reason="called us")
     lead = move(client, lead, to="inquiry", reason="too early")
@@ -142,8 +146,10 @@ def test_a_refused_move_makes_no_activity(client: Client) -> None:
 def test_scoring_outcomes_in_a_full_evaluation_make_activities_in_bulk(
     app_client: Client, auth: KeyMaker, service: Service
 ) -> None:
+    for i in range(5):
+        ensure_seller(app_client, f"seller{i}", auth(Role.ADMIN))
     app_client.headers.update(auth(Role.MARKETER))
-    leads = [create(app_client, owner=f"seller {i}") for i in range(5)]
+    leads = [create(app_client, owner=f"seller{i}") for i in range(5)]
     rule = {
         "type": "attribute",
         "name": "has a topic",
@@ -154,7 +160,7 @@ def test_scoring_outcomes_in_a_full_evaluation_make_activities_in_bulk(
     for i, lead in enumerate(leads):
         read = app_client.get(f"/api/leads/{lead['id']}").json()
         assert read["stage"] == SA
-        assert summary(of_lead(app_client, lead["id"])) == [(*REVIEW, f"seller {i}")]
+        assert summary(of_lead(app_client, lead["id"])) == [(*REVIEW, f"seller{i}")]
     # Evaluating again fires nothing and makes nothing.
     wait(app_client, app_client.post("/api/evaluations").json()["id"])
     with service.db.read() as session:
@@ -164,6 +170,7 @@ def test_scoring_outcomes_in_a_full_evaluation_make_activities_in_bulk(
 def test_an_incremental_outcome_makes_the_activity_in_its_transaction(
     app_client: Client, auth: KeyMaker
 ) -> None:
+    ensure_seller(app_client, "ana", auth(Role.ADMIN))
     app_client.headers.update(auth(Role.MARKETER))
     live(
         app_client,
@@ -267,6 +274,7 @@ def make(client: Client, lead: Json, **fields: Any) -> Any:
 def test_an_activity_made_by_hand_is_owned_by_the_lead_owner_unless_named(
     client: Client,
 ) -> None:
+    ensure_seller(client, "ana")
     lead = create(client, owner="ana")
     response = make(client, lead, due_at="2026-12-24T10:00:00+01:00", description="In person")
     assert response.status_code == 201, response.text
@@ -367,6 +375,8 @@ def test_complete_and_cancel_need_the_version_and_an_open_activity(client: Clien
 
 
 def test_the_list_filters_and_pages(client: Client) -> None:
+    ensure_seller(client, "ana")
+    ensure_seller(client, "bo")
     ana = create(client, owner="ana")
     bo = create(client, owner="bo")
     made = [

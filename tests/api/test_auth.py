@@ -13,6 +13,7 @@ from api.http.auth import KeyCache
 from api.services.keys import Principal, Role, authenticate, create_key
 from api.settings import Settings
 from api.storage.api_keys import ApiKey
+from tests.conftest import add_sellers
 
 
 def test_api_routes_need_a_key(app_client: TestClient) -> None:  # type: ignore[type-arg]
@@ -77,6 +78,7 @@ def test_every_role_reads_and_moves_but_only_admins_reload(
     app_client: TestClient,  # type: ignore[type-arg]
     service: Service,
 ) -> None:
+    add_sellers(service, *(role.value for role in Role))
     for role in Role:
         # Each key acts for a seller who owns the lead, so those who work leads see it.
         with service.db.write() as session:

@@ -10,6 +10,7 @@ import httpx
 from api.app import Service, create_app
 from api.services.keys import Role
 from tests.conftest import KeyMaker
+from tests.patience import HTTP_SECONDS
 from tests.server import serving
 
 CLIENTS = 8
@@ -37,10 +38,13 @@ def test_one_of_eight_concurrent_moves_wins(service: Service, auth: KeyMaker) ->
     headers = auth(Role.ADMIN)
     with (
         serving(create_app(service)) as base,
-        httpx.Client(base_url=base, headers=headers) as setup,
+        httpx.Client(base_url=base, headers=headers, timeout=HTTP_SECONDS) as setup,
     ):
         lead = setup.post("/api/leads", json={"topic": "contended"}).json()
-        clients = [httpx.Client(base_url=base, headers=headers) for _ in range(CLIENTS)]
+        clients = [
+            httpx.Client(base_url=base, headers=headers, timeout=HTTP_SECONDS)
+            for _ in range(CLIENTS)
+        ]
         try:
             for round_ in range(ROUNDS):
                 version = lead["version"]

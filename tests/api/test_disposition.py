@@ -14,7 +14,7 @@ from api.services.keys import Role
 from leads.activities import Activity
 from leads.models import STATUS_REASONS, LeadStatus
 from leads.opportunities import Opportunity
-from tests.api.closing import ready_to_qualify
+from tests.api.closing import ensure_seller, ready_to_qualify
 from tests.conftest import KeyMaker
 
 Client = TestClient  # type: ignore[type-arg]
@@ -22,6 +22,8 @@ Json = dict[str, Any]
 
 
 def create(client: Client, **fields: Any) -> Json:
+    if fields.get("owner") is not None:
+        ensure_seller(client, fields["owner"])
     response = client.post("/api/leads", json={"topic": "Pricing webinar", **fields})
     assert response.status_code == 201, response.text
     return response.json()  # type: ignore[no-any-return]

@@ -15,6 +15,7 @@ from api.http.controllers import imports
 from api.services import keys
 from api.services.keys import Role
 from api.settings import Settings
+from tests.api.closing import ensure_seller
 from tests.conftest import KeyMaker
 
 Client = TestClient  # type: ignore[type-arg]
@@ -548,3 +549,45 @@ def test_imported_records_are_scored_at_once(client: TestClient, auth: KeyMaker)
     assert {
         lead["stage"] for lead in client.get("/api/leads", headers=headers).json()["items"]
     } == {"automated_marketing_qualification"}
+
+
+def test_an_owner_column_names_active_sellers_and_each_owner_is_an_assignment(
+    marketer: Client, auth: KeyMaker
+) -> None:
+    admin = auth(Role.ADMIN)
+    for handle in ("ana", "bo", "cy"):
+        ensure_seller(marketer, handle, admin)
+    away = marketer.get("/api/sellers", headers=admin).json()["items"]
+    [cy] = [s for s in away if s["handle"] == "cy"]
+    off = marketer.patch(
+        f"/api/sellers/{cy['id']}", json={"active": False}, headers={**admin, "If-Match": '"1"'}
+    )
+    assert off.status_code == 200, off.text
+
+    header = "topic,email,context_kind,context_id,owner\n"
+    rows = "A,a@x.io,form,w,ana\nB,b@x.io,form,w,sam\nC,c@x.io,form,w,cy\n"
+    bad = post_csv(marketer, "leads", header + rows)
+    assert bad.status_code == 422
+    assert errors(bad) == [
+        (3, "owner", "there is no seller 'sam'"),
+        (4, "owner", "the seller 'cy' is not active"),
+    ]
+    assert marketer.get("/api/leads").json()["items"] == []
+
+    result = imported(marketer, "leads", header + "A,a@x.io,form,w,ana\nB,b@x.io,form,w,\n")
+    assert result["created"] == 2
+    leads = {lead["email"]: lead for lead in marketer.get("/api/leads").json()["items"]}
+    assert (leads["a@x.io"]["owner"], leads["b@x.io"]["owner"]) == ("ana", None)
+    again = imported(marketer, "leads", header + "A,a@x.io,form,w,bo\nB,b@x.io,form,w,bo\n")
+    assert (again["created"], again["updated"]) == (0, 2)
+
+    def owners(email: str) -> list[tuple[str | None, str | None, str, str]]:
+        path = f"/api/leads/{leads[email]['id']}/assignments"
+        return [
+            (a["previous_owner"], a["owner"], a["strategy"], a["reason"])
+            for a in marketer.get(path, headers=admin).json()["items"]
+        ]
+
+    reason = "set by an import's owner column"
+    assert owners("a@x.io") == [(None, "ana", "import", reason), ("ana", "bo", "import", reason)]
+    assert owners("b@x.io") == [(None, "bo", "import", reason)]

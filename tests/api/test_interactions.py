@@ -21,6 +21,7 @@ from api.services.keys import Role
 from api.settings import Settings
 from leads.models import Interaction
 from tests.conftest import KeyMaker
+from tests.patience import HTTP_SECONDS
 from tests.server import serving
 
 Client = TestClient  # type: ignore[type-arg]
@@ -406,7 +407,7 @@ def storm(base: str, headers: dict[str, str], body: Json) -> list[httpx.Response
     barrier = threading.Barrier(STORM)
 
     def attempt(_: int) -> httpx.Response:
-        with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
+        with httpx.Client(base_url=base, headers=headers, timeout=HTTP_SECONDS) as client:
             barrier.wait()
             return client.post(URL, json=body)
 
@@ -419,7 +420,12 @@ def test_a_key_sent_twenty_times_at_once_stores_once_and_answers_alike(
 ) -> None:
     headers = auth(Role.SERVICE)
     with serving(create_app(service)) as base:
-        ana = httpx.post(f"{base}/api/contacts", json={"email": "a@example.com"}, headers=headers)
+        ana = httpx.post(
+            f"{base}/api/contacts",
+            json={"email": "a@example.com"},
+            headers=headers,
+            timeout=HTTP_SECONDS,
+        )
         body = {"interactions": [item(contact_id=ana.json()["id"], target="/storm")]}
         answers = storm(base, {**headers, "Idempotency-Key": "storm-1"}, body)
     assert [a.status_code for a in answers] == [201] * STORM, [a.text for a in answers]
@@ -434,7 +440,12 @@ def test_an_external_id_sent_twenty_times_at_once_is_stored_once(
 ) -> None:
     headers = auth(Role.SERVICE)
     with serving(create_app(service)) as base:
-        ana = httpx.post(f"{base}/api/contacts", json={"email": "a@example.com"}, headers=headers)
+        ana = httpx.post(
+            f"{base}/api/contacts",
+            json={"email": "a@example.com"},
+            headers=headers,
+            timeout=HTTP_SECONDS,
+        )
         body = {"interactions": [item(contact_id=ana.json()["id"], external_id="ext-storm")]}
         answers = storm(base, headers, body)
     assert [a.status_code for a in answers] == [201] * STORM, [a.text for a in answers]

@@ -313,14 +313,24 @@ def test_the_openapi_document_describes_the_reasons(client: Client) -> None:
     assert "enum" not in reason and "GET /api/processes" in reason["description"]
 
 
-def test_erasing_the_person_removes_the_notes_of_their_opportunities(
+def test_erasing_the_person_removes_the_notes_and_names_of_their_opportunities(
     client: Client, auth: KeyMaker
 ) -> None:
     ana = client.post("/api/contacts", json={"email": "ana@example.com"}).json()
     _, opportunity = qualified(client, parent_contact_id=ana["id"])
-    lost = change(client, opportunity, "lose", {"reason": "timing", "note": "Ana Lima moved"})
+    renamed = change(
+        client, opportunity, None, {"name": "Ana Lima's warehouse", "estimated_value": 90}
+    )
+    assert renamed.status_code == 200, renamed.text
+    lost = change(client, renamed.json(), "lose", {"reason": "timing", "note": "Ana Lima moved"})
     assert lost.status_code == 200, lost.text
     erased = client.post(f"/api/contacts/{ana['id']}/erasure", headers=auth(Role.MARKETER))
     assert erased.status_code in (200, 201), erased.text
     [history] = client.get(f"/api/opportunities/{opportunity['id']}/history").json()["items"]
     assert (history["status"], history["reason"], history["note"]) == ("lost", "timing", None)
+    entries = client.get(f"/api/opportunities/{opportunity['id']}/audit").json()["items"]
+    seen = {(e["field"], e["old"], e["new"], e["redacted"]) for e in entries}
+    assert ("name", None, None, True) in seen
+    assert not any("Ana" in str(e) for e in entries)
+    assert ("lost_reason", None, "timing", False) in seen
+    assert ("estimated_value_cents", 2500050, 9000, False) in seen

@@ -21,6 +21,7 @@ import bpf
 from api.app import create_app, open_service
 from api.services import keys
 from api.settings import Settings
+from tests.patience import HTTP_SECONDS, START_SECONDS
 
 Client = TestClient  # type: ignore[type-arg]
 Limited = Callable[..., AbstractContextManager[tuple[Client, Callable[[keys.Role], Any]]]]
@@ -266,17 +267,21 @@ def test_leadflow_serve_reads_forwarded_headers_from_trusted_proxies_only(
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + START_SECONDS
         while True:
             assert server.poll() is None, "the server exited"
             try:
-                if httpx.get(f"{base}/health").status_code == 200:
+                if httpx.get(f"{base}/health", timeout=HTTP_SECONDS).status_code == 200:
                     break
             except httpx.TransportError:
                 assert time.monotonic() < deadline, "the server did not answer"
                 time.sleep(0.1)
         answers = [
-            httpx.get(f"{base}/api/leads", headers={"X-Forwarded-For": client}).status_code
+            httpx.get(
+                f"{base}/api/leads",
+                headers={"X-Forwarded-For": client},
+                timeout=HTTP_SECONDS,
+            ).status_code
             for client in ("203.0.113.1", "203.0.113.2")
         ]
         assert answers == expected

@@ -19,6 +19,7 @@ from api.services.keys import Role
 from api.services.scoring import evaluation as scoring_service
 from leads.types import utcnow
 from tests.conftest import KeyMaker
+from tests.patience import SETTLE_SECONDS
 
 AMQ = "automated_marketing_qualification"
 SA = "sales_acceptance"
@@ -35,7 +36,7 @@ def ago(**delta: float) -> str:
 
 
 def wait(client: TestClient, run_id: int) -> dict[str, Any]:  # type: ignore[type-arg]
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + SETTLE_SECONDS
     while time.monotonic() < deadline:
         run = client.get(f"/api/evaluations/{run_id}").json()
         if run["status"] in ("done", "failed"):

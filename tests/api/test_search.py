@@ -11,7 +11,11 @@ import pytest
 from litestar.testing import TestClient
 
 from api.app import Service
+from api.services.imports import import_csv
+from api.services.imports.options import Options
 from api.services.keys import Role
+from bpf.actors import Actor, ActorKind
+from leads.csvimport import Kind
 from tests.api.test_contacts import create_contact, patch, problem_fields, remove
 from tests.api.test_queues import SCORED, key_for
 from tests.api.test_scoring import interact, live
@@ -85,6 +89,8 @@ def test_a_final_star_asks_for_a_field_that_starts_with_the_text(admin: Client) 
     assert found(admin, q="bana*") == [of_ana["id"]]
     assert found(admin, q="nana*") == []
     assert found(admin, q="ren*") == [of_ana["id"]]
+    assert found(admin, q="ana ban*") == [of_ana["id"]]  # the full name is a field too
+    assert found(admin, q="a%*") == [] and found(admin, q="a_a*") == []  # no wildcards
 
 
 def test_the_text_follows_changes_of_the_lead_and_of_its_contact(admin: Client) -> None:
@@ -260,3 +266,63 @@ def test_search_keeps_to_the_leads_a_salesperson_may_see(
         "/api/leads", params={"q": "pricing", "sort": "-created"}, headers=headers
     )
     assert [item["id"] for item in response.json()["items"]] == [teammate["id"], mine["id"]]
+
+
+@pytest.mark.parametrize("skip_bad_rows", [False, True])
+def test_imported_contacts_and_leads_are_found_batch_after_batch(
+    admin: Client, service: Service, skip_bad_rows: bool
+) -> None:
+    """A bulk import fills the documents of each batch at its end, a batch's records once."""
+    before = create_contact(admin, email="zoe@before.org", company="Wayne")
+    contacts = (
+        "email,first_name,last_name,company,consent_level\n"
+        "ana@acme.com,Ana,Lopez,Acme,\n"
+        "bob@acme.com,Bob,Smith,Acme,marketing\n"
+        "cy@globex.com,Cy,Kim,Globex,\n"
+        "dee@globex.com,Dee,Silva,Globex,\n"
+        "ed@initech.com,Ed,Berg,Initech,\n"
+    )
+    options = Options(batch_rows=2, skip_bad_rows=skip_bad_rows)
+    report = import_csv(
+        service.db,
+        service.catalog,
+        Kind.CONTACTS,
+        contacts.splitlines(keepends=True),
+        options=options,
+        actor=Actor(ActorKind.USER, "importer"),
+    )
+    assert report.created == 5
+    by_email = {c["email"]: c["id"] for c in admin.get("/api/contacts").json()["items"]}
+    assert found(admin, "/api/contacts", q="acme") == sorted(
+        [by_email["ana@acme.com"], by_email["bob@acme.com"]]
+    )
+    assert found(admin, "/api/contacts", q="globex") == sorted(
+        [by_email["cy@globex.com"], by_email["dee@globex.com"]]
+    )
+    assert found(admin, "/api/contacts", q="wayne") == [before["id"]]
+    assert found(admin, "/api/contacts", q="berg*") == [by_email["ed@initech.com"]]
+
+    leads = (
+        "topic,email,parent_contact_id\n"
+        f"Pricing,ana@acme.com,{by_email['ana@acme.com']}\n"
+        "Analytics,x@y.org,\n"
+        f"Renewal,cy@globex.com,{by_email['cy@globex.com']}\n"
+    )
+    report = import_csv(
+        service.db,
+        service.catalog,
+        Kind.LEADS,
+        leads.splitlines(keepends=True),
+        options=options,
+        actor=Actor(ActorKind.USER, "importer"),
+    )
+    assert report.created == 3
+    ids = {item["topic"]: item["id"] for item in admin.get("/api/leads").json()["items"]}
+    assert found(admin, q="acme") == [ids["Pricing"]]
+    assert found(admin, q="lopez") == [ids["Pricing"]]
+    assert found(admin, q="an*") == [ids["Pricing"], ids["Analytics"]]
+    assert found(admin, q="globex") == [ids["Renewal"]]
+    # Written one at a time afterwards, a record has its document from the trigger.
+    assert found(admin, q="later*") == []
+    later = lead(admin, topic="Later", parent_contact_id=by_email["ed@initech.com"])
+    assert found(admin, q="initech") == [later["id"]]

@@ -14,6 +14,7 @@ from api.jobs.webhook_sender import claim, purge
 from api.services import outbox, webhooks
 from api.services.outbox import EventType
 from api.services.schemas.webhooks import WebhookCreate
+from api.services.webhook_targets import allowed
 from api.storage.webhook_tables import DeliveryStatus, WebhookDelivery, WebhookEvent
 from leads.types import utcnow
 
@@ -23,7 +24,7 @@ DELIVERIES = 60
 def test_two_senders_claiming_at_once_never_take_the_same_delivery(service: Service) -> None:
     db = service.db
     data = WebhookCreate(url="http://127.0.0.1:9/hooks", event_types=["lead.created"])
-    webhooks.create(db, data)
+    webhooks.create(db, data, allowed(service.settings.webhook_allowed_targets))
     with db.write_connection() as connection:
         rows = [{"lead_id": n} for n in range(DELIVERIES)]
         assert outbox.emit(connection, EventType.LEAD_CREATED, rows) == DELIVERIES
@@ -49,7 +50,7 @@ def test_two_senders_claiming_at_once_never_take_the_same_delivery(service: Serv
 def test_old_messages_nothing_awaits_are_purged_with_their_log(service: Service) -> None:
     db = service.db
     data = WebhookCreate(url="http://127.0.0.1:9/hooks", event_types=["lead.created"])
-    webhooks.create(db, data)
+    webhooks.create(db, data, allowed(service.settings.webhook_allowed_targets))
     now = utcnow()
     old = now - dt.timedelta(days=40)
     with db.write_connection() as connection:

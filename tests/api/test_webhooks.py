@@ -27,7 +27,8 @@ from tests.api.test_qualification import ENGAGEMENT, opens, person_lead, publish
 from tests.api.test_scoring import live
 from tests.conftest import KeyMaker
 from tests.jobs.helpers import run_job
-from tests.receiver import Receiver, free_port, receiving
+from tests.patience import SETTLE_SECONDS
+from tests.receiver import ALLOWED_TARGETS, Receiver, free_port, receiving
 
 Client = TestClient  # type: ignore[type-arg]
 Json = dict[str, Any]
@@ -44,6 +45,7 @@ def settings(database_url: str, stages_file: Path) -> Settings:
         webhook_max_attempts=4,
         webhook_timeout_seconds=2,
         periodic_jobs=False,
+        webhook_allowed_targets=ALLOWED_TARGETS,
     )
 
 
@@ -74,7 +76,9 @@ def deliveries(client: Client, webhook: Json) -> list[Json]:
     return items
 
 
-def settled(client: Client, webhook: Json, count: int, seconds: float = 20) -> list[Json]:
+def settled(
+    client: Client, webhook: Json, count: int, seconds: float = SETTLE_SECONDS
+) -> list[Json]:
     """The deliveries once `count` of them are no longer pending."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -526,6 +530,7 @@ def test_the_redelivery_job_delivers_what_no_sender_took(
         stages_file=stages_file,
         webhook_sender=False,
         periodic_jobs=False,
+        webhook_allowed_targets=ALLOWED_TARGETS,
     )
     service = open_service(quiet)
     try:

@@ -17,6 +17,7 @@ from leads.models import Interaction, Lead
 from leads.types import epoch, utcnow
 from scoring.sql import Compiler
 from scoring.tables import LeadScore, ScoringModel
+from tests.patience import SETTLE_SECONDS
 
 
 def run_job(client: TestClient, name: str, headers: dict[str, str]) -> dict[str, Any]:  # type: ignore[type-arg]
@@ -27,7 +28,7 @@ def run_job(client: TestClient, name: str, headers: dict[str, str]) -> dict[str,
 
 
 def wait_run(client: TestClient, location: str, headers: dict[str, str]) -> dict[str, Any]:  # type: ignore[type-arg]
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + SETTLE_SECONDS
     while time.monotonic() < deadline:
         run = client.get(location, headers=headers).json()
         if run["status"] in ("done", "failed"):

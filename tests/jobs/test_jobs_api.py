@@ -20,6 +20,7 @@ from api.storage.leases import Lease
 from leads.types import utcnow
 from tests.conftest import KeyMaker
 from tests.jobs.helpers import run_job, seed, wait_run
+from tests.patience import SETTLE_SECONDS
 
 
 @pytest.fixture
@@ -102,7 +103,7 @@ def test_a_run_asked_for_waits_while_another_holder_runs_the_job(
     assert (job["running"], job["queued"]) == (False, 1)
 
     elsewhere.release()  # the other holder is done: this process's scheduler takes its turn
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + SETTLE_SECONDS
     while (job := app_client.get("/api/jobs/evaluation", headers=admin).json())["running"] or (
         job["queued"]
     ):
@@ -160,7 +161,7 @@ def test_old_idempotency_keys_expire_and_recent_ones_still_replay(
 def threads_before() -> Iterator[set[threading.Thread]]:
     before = set(threading.enumerate())
     yield before
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + SETTLE_SECONDS
     while set(threading.enumerate()) - before and time.monotonic() < deadline:
         time.sleep(0.05)
     assert set(threading.enumerate()) - before == set()
@@ -172,7 +173,7 @@ def test_the_embedded_scheduler_runs_each_interval_and_stops_with_the_app(
     service.settings = service.settings.model_copy(update={"periodic_jobs": True})
     admin = auth(Role.ADMIN)
     with TestClient(create_app(service)) as client:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + SETTLE_SECONDS
         while True:
             jobs = client.get("/api/jobs", headers=admin).json()
             if all(j["last_run"] and j["last_run"]["status"] == "done" for j in jobs):

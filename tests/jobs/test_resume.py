@@ -22,6 +22,7 @@ from leads.models import StageChange
 from leads.types import utcnow
 from scoring.tables import EvaluationRun
 from tests.jobs.helpers import expected_scores, seed, stored_scores
+from tests.patience import SETTLE_SECONDS
 
 LEADS = 1000
 
@@ -73,7 +74,7 @@ def test_an_evaluation_cut_off_resumes_from_its_checkpoint(
 
     second = runner(service, settings)
     assert second.run_pending(job_runs.EVALUATION, periodic=False) == 0  # the lease is alive
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + SETTLE_SECONDS
     while not second.due(job_runs.EVALUATION, periodic=False):
         assert time.monotonic() < deadline, "the lease did not expire"
         time.sleep(0.1)

@@ -18,6 +18,7 @@ from api.services.keys import Role
 from api.settings import Settings
 from api.storage.db import Database
 from tests.conftest import KeyMaker
+from tests.patience import HTTP_SECONDS, SETTLE_SECONDS
 from tests.processes import free_port, leadflow, wait_ready
 from tests.proxy import Proxy
 
@@ -98,7 +99,7 @@ def test_postgresql_unreachable_answers_503_and_the_server_recovers_by_itself(
     try:
         with leadflow("serve", env=env, log=tmp_path / "serve.log") as server:
             wait_ready(base, server)
-            with httpx.Client(base_url=base, headers=headers, timeout=10) as client:
+            with httpx.Client(base_url=base, headers=headers, timeout=HTTP_SECONDS) as client:
                 assert client.post("/api/leads", json={"topic": "before"}).status_code == 201
                 proxy.close()
                 assert_unavailable(client.post("/api/leads", json={"topic": "away"}))
@@ -108,7 +109,7 @@ def test_postgresql_unreachable_answers_503_and_the_server_recovers_by_itself(
                 time.sleep(4)  # the scheduler's polls and heartbeats fail meanwhile
                 assert server.poll() is None
                 proxy.open()
-                deadline = time.monotonic() + 20
+                deadline = time.monotonic() + SETTLE_SECONDS
                 while client.get("/ready").status_code != 200:
                     assert time.monotonic() < deadline, "service did not come back"
                     time.sleep(0.2)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, patch, post
@@ -13,7 +12,6 @@ import bpf
 from api.http.auth import EVERYONE, roles
 from api.http.conditional import etag, expected
 from api.http.controllers.params import (
-    NO_NUL,
     Cursor,
     IfMatch,
     Limit,
@@ -26,13 +24,11 @@ from api.http.controllers.params import (
 from api.http.state import services
 from api.services import access, search
 from api.services import leads as service
-from api.services import opportunities as opportunity_service
 from api.services.keys import Principal, Role
 from api.services.schemas.audit import AuditEntryRead, AuditPage
 from api.services.schemas.leads import (
     HistoryPage,
     LeadCreate,
-    LeadOutcome,
     LeadPage,
     LeadRead,
     LeadUpdate,
@@ -61,20 +57,10 @@ SortBy = Annotated[
 ]
 
 
-def _reads(db: Database, catalog: bpf.Catalog, leads: Sequence[Lead | LeadRow]) -> list[LeadRead]:
-    """The leads as the API shows them, with the opportunity each became (one query)."""
-    reads = [LeadRead.of(x, catalog.processes[x.process].missing_steps(x)) for x in leads]
-    found = opportunity_service.outcomes(db, [read.id for read in reads])
-    for read in reads:
-        if read.id in found:
-            read.opportunity = LeadOutcome.of(found[read.id])
-    return reads
-
-
 def _answer(
     db: Database, catalog: bpf.Catalog, lead: Lead | LeadRow, status_code: int = 200
 ) -> Response[LeadRead]:
-    [read] = _reads(db, catalog, [lead])
+    [read] = service.reads(db, catalog, [lead])
     return Response(read, status_code=status_code, headers={"ETag": etag(read.version)})
 
 
@@ -97,16 +83,16 @@ class LeadController(Controller):
     def list(
         self,
         request: Request[Principal, Any, State],
-        process: Annotated[str | None, QueryParameter(max_length=64, pattern=NO_NUL)] = None,
-        stage: Annotated[str | None, QueryParameter(max_length=64, pattern=NO_NUL)] = None,
+        process: Annotated[str | None, QueryParameter(max_length=64)] = None,
+        stage: Annotated[str | None, QueryParameter(max_length=64)] = None,
         status: Annotated[LeadStatus | None, QueryParameter()] = None,
-        owner: Annotated[str | None, QueryParameter(max_length=200, pattern=NO_NUL)] = None,
+        owner: Annotated[str | None, QueryParameter(max_length=200)] = None,
         sales_ready: Annotated[bool | None, QueryParameter()] = None,
         q: TextQuery = None,
         model: QueryId = None,
         score_min: Score = None,
         score_max: Score = None,
-        grade: Annotated[str | None, QueryParameter(max_length=40, pattern=NO_NUL)] = None,
+        grade: Annotated[str | None, QueryParameter(max_length=40)] = None,
         created_after: Time = None,
         created_before: Time = None,
         updated_after: Time = None,
@@ -139,7 +125,7 @@ class LeadController(Controller):
         )
         scope = access.scope(request.user, catalog)
         leads, next_cursor = search.list_leads(db, scope, where, sort, limit, cursor)
-        items = _reads(db, catalog, leads)
+        items = service.reads(db, catalog, leads)
         return LeadPage(items=items, next_cursor=next_cursor)
 
     @get("/{lead_id:int}", opt=roles(*EVERYONE), sync_to_thread=True, operation_id="GetLead")

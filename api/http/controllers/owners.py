@@ -13,6 +13,7 @@ from api.http.conditional import etag, expected
 from api.http.controllers.params import IfMatch, RecordId
 from api.http.problems import Problem
 from api.http.state import services
+from api.services import leads as lead_service
 from api.services import owners as service
 from api.services.keys import Principal, Role
 from api.services.schemas.leads import LeadRead
@@ -23,8 +24,8 @@ WORKERS = roles(Role.TELEPROSPECTOR, Role.SALESPERSON)
 
 
 def _answer(request: Request[Principal, Any, State], lead: Lead) -> Response[LeadRead]:
-    missing = services(request).catalog.processes[lead.process].missing_steps(lead)
-    return Response(LeadRead.of(lead, missing), headers={"ETag": etag(lead.version)})
+    [read] = lead_service.reads(services(request).db, services(request).catalog, [lead])
+    return Response(read, headers={"ETag": etag(lead.version)})
 
 
 def acting_seller(principal: Principal, field: str, needs: str) -> str:

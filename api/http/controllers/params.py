@@ -9,13 +9,9 @@ from litestar.params import HeaderParameter, PathParameter, QueryParameter
 from pydantic import TypeAdapter, ValidationError
 
 from api.services.schemas.common import Instant
-from api.storage.paging import MAX_PAGE
+from api.storage.paging import MAX_ID, MAX_PAGE
 from api.storage.search import TEXT_PATTERN
 from leads.errors import InvalidInput
-
-# The largest id every JSON client reads exactly (and the OpenAPI document, which Litestar
-# writes through a float, states exactly); ids are far from it.
-MAX_ID = 2**53 - 1
 
 IfMatch = Annotated[
     str | None,
@@ -35,8 +31,6 @@ Cursor = Annotated[
 RecordId = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
 """A record's id in a path: out of range is refused, as a record that cannot exist."""
 QueryId = Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)]
-# PostgreSQL's text holds no NUL: a query string that does is refused, not a server error.
-NO_NUL = r"^[^\x00]*$"
 TextQuery = Annotated[
     str | None,
     QueryParameter(

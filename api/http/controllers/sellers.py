@@ -13,7 +13,7 @@ from litestar.params import JSONBody, QueryParameter
 import bpf
 from api.http.auth import EVERYONE, roles
 from api.http.conditional import etag, expected
-from api.http.controllers.params import Cursor, IfMatch, Limit, RecordId
+from api.http.controllers.params import MAX_ID, Cursor, IfMatch, Limit, RecordId
 from api.http.problems import Problem
 from api.http.state import services
 from api.services import access
@@ -43,6 +43,7 @@ from api.services.schemas.sellers import (
     WaitingItem,
     WaitingPage,
 )
+from api.storage.db import Database
 from bpf.actors import Actor
 from leads.sellers import AssignmentRule, Seller
 from leads.types import utcnow
@@ -177,12 +178,12 @@ def _mine(principal: Principal, mine: bool) -> str | None:
     return principal.seller
 
 
-def _queue_item(catalog: bpf.Catalog, queued: queue_service.Queued, now: dt.datetime) -> QueueItem:
+def _queue_item(queued: queue_service.Queued, read: LeadRead, now: dt.datetime) -> QueueItem:
     lead, contact, due = queued.lead, queued.contact, queued.next_activity
     entered: dt.datetime = lead.values["stage_entered_at"]
     names = [contact[n] for n in ("first_name", "last_name") if contact and contact[n]]
     return QueueItem(
-        lead=LeadRead.of(lead, catalog.processes[lead.process].missing_steps(lead)),
+        lead=read,
         score=queued.score,
         qualified_at=entered,
         seconds_in_stage=max(0.0, (now - entered).total_seconds()),
@@ -201,12 +202,15 @@ def _queue_item(catalog: bpf.Catalog, queued: queue_service.Queued, now: dt.date
 
 
 def _queue_page(
-    catalog: bpf.Catalog, found: list[queue_service.Queued], next_cursor: str | None
+    db: Database,
+    catalog: bpf.Catalog,
+    found: list[queue_service.Queued],
+    next_cursor: str | None,
 ) -> QueuePage:
     now = utcnow()
-    return QueuePage(
-        items=[_queue_item(catalog, queued, now) for queued in found], next_cursor=next_cursor
-    )
+    reads = lead_service.reads(db, catalog, [queued.lead for queued in found])
+    items = [_queue_item(queued, read, now) for queued, read in zip(found, reads, strict=True)]
+    return QueuePage(items=items, next_cursor=next_cursor)
 
 
 Mine = Annotated[
@@ -217,7 +221,8 @@ SortBy = Annotated[
     QueryParameter(description="score: highest first; qualified: longest in its stage first."),
 ]
 Model = Annotated[
-    int | None, QueryParameter(ge=1, description="Sort by this model's score instead.")
+    int | None,
+    QueryParameter(ge=1, le=MAX_ID, description="Sort by this model's score instead."),
 ]
 
 
@@ -242,7 +247,7 @@ def _queue(
         limit=limit,
         cursor=cursor,
     )
-    return _queue_page(catalog, found, next_cursor)
+    return _queue_page(db, catalog, found, next_cursor)
 
 
 class QueueController(Controller):
@@ -286,13 +291,11 @@ class QueueController(Controller):
         db, catalog = services(request).db, services(request).catalog
         scope = access.scope(request.user, catalog)
         found, next_cursor = queue_service.unassigned(db, catalog, scope, limit, cursor)
+        reads = lead_service.reads(db, catalog, [lead for lead, _ in found])
         return WaitingPage(
             items=[
-                WaitingItem(
-                    lead=LeadRead.of(lead, catalog.processes[lead.process].missing_steps(lead)),
-                    reason=reason,
-                )
-                for lead, reason in found
+                WaitingItem(lead=read, reason=reason)
+                for read, (_, reason) in zip(reads, found, strict=True)
             ],
             next_cursor=next_cursor,
         )

@@ -23,6 +23,7 @@ from api.services.schemas.webhooks import (
     WebhookUpdate,
     WebhookWithSecret,
 )
+from api.services.webhook_targets import allowed
 from api.storage.webhook_tables import DeliveryStatus, WebhookSubscription
 
 ADMINS = roles()
@@ -50,7 +51,9 @@ class WebhookController(Controller):
         self, request: Request[Principal, Any, State], data: JSONBody[WebhookCreate]
     ) -> Response[WebhookWithSecret]:
         """Subscribe a URL to event types. The signing secret is in this answer only."""
-        row, secret = service.create(services(request).db, data)
+        parts = services(request)
+        targets = allowed(parts.settings.webhook_allowed_targets)
+        row, secret = service.create(parts.db, data, targets)
         return _with_secret(row, secret, 201)
 
     @get("/", opt=ADMINS, sync_to_thread=True, operation_id="ListWebhooks")
@@ -72,8 +75,11 @@ class WebhookController(Controller):
         if_match: IfMatch = None,
     ) -> Response[WebhookRead]:
         """Change the URL, event types or description; `enabled: false` disables it."""
-        db = services(request).db
-        return _answer(service.update_subscription(db, webhook_id, expected(if_match), data))
+        parts = services(request)
+        targets = allowed(parts.settings.webhook_allowed_targets)
+        return _answer(
+            service.update_subscription(parts.db, webhook_id, expected(if_match), data, targets)
+        )
 
     @delete("/{webhook_id:int}", opt=ADMINS, sync_to_thread=True, operation_id="DeleteWebhook")
     def remove(

@@ -33,6 +33,7 @@ from leads.models import LeadStatus
 from leads.types import utcnow
 
 LEAD_KEY_COLUMNS = ("email", "topic", "context_kind", "context_id", "parent_contact_id")
+OWNER_REASON = "set by an import's owner column"
 
 
 class LeadWriter(Writer):
@@ -118,8 +119,18 @@ class LeadWriter(Writer):
             report.created += 1
         if write:
             catalog, actor = self.context.catalog, self.context.actor
-            changed = lead_writes.store(connection, catalog, drafts, actor, now)
+            owned = any(d.stored is None and d.values["owner"] is not None for d in drafts)
+            changed = lead_writes.store(connection, catalog, drafts, actor, now, ids=owned)
             self.changed.update(d.values["id"] for d in changed)
+            owners = [
+                (d.values["id"], previous, d.values["owner"])
+                for d in drafts
+                if (previous := None if d.stored is None else d.stored["owner"])
+                != d.values["owner"]
+            ]
+            assignment.record_by_hand(
+                connection, owners, actor, now, strategy=assignment.IMPORT, reason=OWNER_REASON
+            )
         return errors
 
     def checked(self, session: Session, rows: list[Row]) -> tuple[list[RowError], list[Row]]:
@@ -136,10 +147,13 @@ class LeadWriter(Writer):
             {r.values["parent_account_id"] for r in rows if "parent_account_id" in r.values},
         )
         erasures = Erasures(session, [r.values["email"] for r in rows if "email" in r.values])
+        owners = assignment.owner_problems(
+            session.connection(), {r.values["owner"] for r in rows if "owner" in r.values}
+        )
         errors: list[RowError] = []
         good: list[Row] = []
         for row in rows:
-            found = self.problems(row, contacts, accounts, erasures)
+            found = self.problems(row, contacts, accounts, erasures, owners)
             if found:
                 errors += found
             else:
@@ -147,11 +161,19 @@ class LeadWriter(Writer):
         return errors, good
 
     def problems(
-        self, row: Row, contacts: set[int], accounts: set[int], erasures: Erasures
+        self,
+        row: Row,
+        contacts: set[int],
+        accounts: set[int],
+        erasures: Erasures,
+        owners: Mapping[str, str],
     ) -> list[RowError]:
         catalog = self.context.catalog
         values = row.values
         found: list[RowError] = []
+        owner = values.get("owner")
+        if owner in owners:
+            found.append(self.error(row, "owner", owners[owner]))
         contact = values.get("parent_contact_id")
         if contact is not None and contact not in contacts:
             found.append(self.error(row, "parent_contact_id", f"there is no contact {contact}"))

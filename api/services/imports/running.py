@@ -19,6 +19,7 @@ from api.services.imports.options import DEFAULT_OPTIONS, Options
 from api.services.imports.reading import text_lines, typed_attributes
 from api.services.imports.report import Progress, Refused, Report
 from api.services.imports.writer import Context, Writer
+from api.storage import search
 from api.storage.db import Database
 from bpf.actors import Actor
 from leads import csvimport
@@ -163,7 +164,9 @@ def _apply(
     report.rows += batch.records
     errors = list(batch.errors)
     last = writer.last_id(session) if write else 0
-    errors += writer.apply(session, batch.rows, report, write=write)
+    table = writer.table.name if write and writer.table is not None else ""
+    with search.documents_per_batch(session.connection(), table, last):
+        errors += writer.apply(session, batch.rows, report, write=write)
     if write:
         writer.rescore(session, last)
     report.add_errors(errors)

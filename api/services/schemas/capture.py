@@ -84,9 +84,18 @@ class FormRead(BaseModel):
         return cls.model_validate(form, from_attributes=True)
 
 
+# What api.services.capture takes as a field's name (it says which names are not); stated here
+# for the document only, so that the reason given stays the service's.
+FieldName = Annotated[
+    str,
+    StringConstraints(max_length=64),
+    Field(json_schema_extra={"pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"}),
+]
+
+
 class SubmissionIn(Input):
     fields: Annotated[
-        dict[Annotated[str, StringConstraints(max_length=64)], FieldValue],
+        dict[FieldName, FieldValue],
         Field(
             max_length=100,
             description="Contact fields (email, first_name, last_name, job_title, company, phone, "

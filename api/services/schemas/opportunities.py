@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Annotated
+from typing import Annotated, overload
 
 from pydantic import (
     BaseModel,
@@ -176,7 +176,7 @@ class OpportunityRead(BaseModel):
             lead_id=opportunity.lead_id,
             contact_id=opportunity.contact_id,
             account_id=opportunity.account_id,
-            estimated_value=opportunity.estimated_value_cents / 100,
+            estimated_value=units(opportunity.estimated_value_cents),
             currency=opportunity.currency,
             estimated_close_date=opportunity.estimated_close_date,
             status=OpportunityStatus(opportunity.status),
@@ -190,9 +190,18 @@ class OpportunityRead(BaseModel):
         )
 
 
-def units(cents: int | None) -> float | None:
+def cents(amount: Decimal) -> int:
+    """An amount (a Money, whole cents) as it is stored: in cents, exactly."""
+    return int(amount * 100)
+
+
+@overload
+def units(stored: int) -> float: ...
+@overload
+def units(stored: int | None) -> float | None: ...
+def units(stored: int | None) -> float | None:
     """An amount stored in cents, in the currency's units."""
-    return None if cents is None else cents / 100
+    return None if stored is None else stored / 100
 
 
 class OpportunityPage(BaseModel):

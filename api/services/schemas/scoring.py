@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field, StringConstraints
 
 from api.services.schemas.common import Input, Text200
-from scoring.definition import ScoringDefinition
+from scoring.definition import Points, ScoringDefinition
 from scoring.tables import EvaluationRun, ScoringConfiguration, ScoringModel
 
 ModelName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
@@ -143,7 +143,7 @@ class WhatIf(Input):
     definition: ScoringDefinition | None = Field(
         default=None, description="Evaluate this definition instead of the model's."
     )
-    sales_ready_score: float | None = Field(
+    sales_ready_score: Points | None = Field(
         default=None, description="Evaluate the model with this sales-ready score."
     )
 

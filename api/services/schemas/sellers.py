@@ -179,7 +179,8 @@ class AssignmentRead(BaseModel):
     rule_id: int | None
     rule_name: str | None
     strategy: str = Field(
-        description="round_robin, least_loaded, manual (set by an admin), take or hand_off."
+        description="round_robin, least_loaded, manual (set by an admin), import (a CSV "
+        "import's owner column), take or hand_off."
     )
     reason: str
     actor: str

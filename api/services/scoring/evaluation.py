@@ -446,7 +446,7 @@ def _evaluate(
         if within is not None:
             within(session, run)
     as_of, model_id = run.as_of, run.model_id
-    with db.engine.connect() as connection:
+    with db.unbounded() as connection:
         with connection.begin():
             models = live_models(connection, only=model_id)
             compiler = Compiler(connection.dialect.name, models, epoch(as_of))

@@ -10,6 +10,7 @@ from sqlmodel import col
 
 from api.services.schemas.scoring import Bucket, InsightsRead, WhatIf, WhatIfRead
 from api.services.scoring import evaluation
+from api.services.scoring.models import refuse_out_of_range
 from api.storage.db import Database
 from leads.errors import NotFound
 from leads.models import Lead, LeadStatus
@@ -92,6 +93,8 @@ def insights(db: Database, model_id: int) -> InsightsRead:
 
 def what_if(db: Database, model_id: int, data: WhatIf) -> WhatIfRead:
     """Evaluate a candidate definition against current data, writing nothing."""
+    if data.definition is not None:
+        refuse_out_of_range(data.definition)
     with db.engine.connect() as connection, connection.begin():
         model = _model(connection, model_id)
         definition = data.definition or ScoringDefinition.model_validate(model.definition)

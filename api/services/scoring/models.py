@@ -14,7 +14,7 @@ from api.storage.db import Database
 from api.storage.locking import Expected, locked
 from leads.errors import Conflict, InvalidInput, Taken
 from leads.types import utcnow
-from scoring.definition import BehaviourRule, ScoringDefinition
+from scoring.definition import BehaviourRule, ScoringDefinition, out_of_range
 from scoring.lifecycle import MODELS
 from scoring.tables import (
     AccountScore,
@@ -39,7 +39,15 @@ def _unique_name(db: Database, name: str, model_id: int | None = None) -> None:
         raise Taken("name", f"a scoring model named '{name}' exists")
 
 
+def refuse_out_of_range(definition: ScoringDefinition) -> None:
+    """422 naming each number of the definition that a model may not hold."""
+    problems = out_of_range(definition, "definition")
+    if problems:
+        raise InvalidInput([{"field": path, "reason": reason} for path, reason in problems])
+
+
 def create(db: Database, data: ModelCreate) -> ScoringModel:
+    refuse_out_of_range(data.definition)
     _unique_name(db, data.name)
     model = ScoringModel(name=data.name, definition=data.definition.model_dump(mode="json"))
     with db.write() as session:
@@ -50,6 +58,8 @@ def create(db: Database, data: ModelCreate) -> ScoringModel:
 def update_draft(
     db: Database, model_id: int, expected: Expected | None, data: ModelUpdate
 ) -> ScoringModel:
+    if data.definition is not None:
+        refuse_out_of_range(data.definition)
     if data.name is not None:
         _unique_name(db, data.name, model_id)
     with db.write() as session:
@@ -85,6 +95,7 @@ def go_live(
         now = utcnow()
         MODELS.take(model, "go_live", now)
         definition = ScoringDefinition.model_validate(model.definition)
+        refuse_out_of_range(definition)
         unknown = sorted(
             {r.kind for r in definition.rules if isinstance(r, BehaviourRule)} - set(kinds)
         )

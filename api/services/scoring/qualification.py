@@ -74,10 +74,15 @@ def _errors(problems: list[tuple[str, str]]) -> InvalidInput:
 
 
 def _parse(raw: Any) -> Criteria:
+    """New criteria, or 422 naming each problem."""
     try:
-        return qualification.parse(raw)
+        criteria = qualification.parse(raw)
     except CriteriaError as exc:
         raise _errors(exc.errors) from None
+    problems = qualification.out_of_range(criteria)
+    if problems:
+        raise _errors(problems)
+    return criteria
 
 
 def _require_live(session: Session, criteria: Criteria) -> None:
