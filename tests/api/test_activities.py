@@ -194,6 +194,8 @@ def test_an_incremental_outcome_makes_the_activity_in_its_transaction(
 def test_an_import_makes_the_activities_of_the_stages_its_leads_enter(
     app_client: Client, auth: KeyMaker
 ) -> None:
+    for handle in ("ana", "bo"):
+        ensure_seller(app_client, handle, auth(Role.ADMIN))
     app_client.headers.update(auth(Role.MARKETER))
     body = "topic,owner,teleprospecting_ready\nfirst,ana,true\nsecond,bo,false\nthird,,yes\n"
     response = app_client.post(
