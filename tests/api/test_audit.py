@@ -16,6 +16,7 @@ from api.app import Service, create_app, open_service
 from api.services.keys import Role, create_key
 from api.settings import Settings
 from api.storage.api_keys import ApiKey
+from tests.api.closing import ensure_seller
 from tests.api.test_assignment import rule, seller
 from tests.api.test_qualification import published
 from tests.api.test_scoring import interact, live
@@ -261,6 +262,7 @@ def test_form_event_and_lead_gen_captures_record_what_they_change(
 def test_imports_record_the_updates_of_stored_records_and_a_second_run_none(
     app_client: Client, auth: KeyMaker
 ) -> None:
+    ensure_seller(app_client, "bo", auth(Role.ADMIN))
     app_client.headers.update(auth(Role.MARKETER))
     account = made(app_client, "/api/accounts", {"name": "Acme", "country": "Spain"})
     person = made(app_client, "/api/contacts", {"email": "ana@example.com", "first_name": "A"})

@@ -7,6 +7,7 @@ from typing import Any
 from litestar.testing import TestClient
 
 from api.services.keys import Role
+from tests.api.closing import ensure_seller
 from tests.conftest import KeyMaker
 
 AMQ = "automated_marketing_qualification"
@@ -317,6 +318,7 @@ def test_status_reason_changes_within_open_and_status_only_through_disposition(
 
 
 def test_an_update_that_changes_nothing_keeps_the_version(client: TestClient) -> None:
+    ensure_seller(client, "ana")
     lead = create(client, owner="ana")
     same = patch(client, lead, owner="ana")
     assert same.status_code == 200
